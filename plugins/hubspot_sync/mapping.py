@@ -1,0 +1,391 @@
+"""Load and validate the entity mapping files in include/mappings/.
+
+A mapping file describes one entity end to end: where its records come from, which
+HubSpot object they become, how each property is derived, who owns each property,
+which associations to make, and how many rejects a run may tolerate. Adding an entity
+is a YAML file, not Python.
+
+Errors name the file, the key path and what is wrong, e.g.
+``include/mappings/members.yaml: properties[2].ownership: Input should be 'overwrite',
+'fill_if_empty' or 'never'``. Only PyYAML and pydantic are imported here, so the DAG
+factory can use this module at parse time.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from hubspot_sync.transforms import TRANSFORMS
+
+DEFAULT_MAPPINGS_DIR = Path(__file__).resolve().parents[2] / "include" / "mappings"
+
+# HubSpot object names and the type ids that may stand for them in paths.
+HUBSPOT_OBJECTS = {"contacts": "0-1", "companies": "0-2", "deals": "0-3", "products": "0-7",
+                   "line_items": "0-8"}
+
+# HUBSPOT_DEFINED association type ids: (from, to) -> {"unlabeled": id, "primary": id}.
+ASSOCIATION_TYPES: dict[tuple[str, str], dict[str, int]] = {
+    ("contacts", "companies"): {"unlabeled": 279, "primary": 1},
+    ("companies", "contacts"): {"unlabeled": 280, "primary": 2},
+    ("deals", "companies"): {"unlabeled": 341, "primary": 5},
+    ("companies", "deals"): {"unlabeled": 342, "primary": 6},
+    ("deals", "contacts"): {"unlabeled": 3},
+    ("contacts", "deals"): {"unlabeled": 4},
+    ("line_items", "deals"): {"unlabeled": 20},
+    ("deals", "line_items"): {"unlabeled": 19},
+}
+
+HUBSPOT_PROPERTY_TYPES = ("string", "number", "date", "datetime", "enumeration", "bool",
+                          "phone_number")
+_FIELD_TYPES = {"string": "text", "number": "number", "date": "date", "datetime": "date",
+                "enumeration": "select", "bool": "booleancheckbox", "phone_number": "phonenumber"}
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class MappingError(ValueError):
+    """A mapping file that cannot be used; the message names the file and the key."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceSpec(_Model):
+    system: Literal["officernd", "sql"]
+    resource: str | None = Field(None, description="OfficeRnD resource, e.g. members")
+    id: str = "_id"
+    changed_at: str | None = Field(
+        "modifiedAt", description="change-timestamp field; null: no change filter, read all")
+    conn_id: str | None = Field(None, description="Airflow connection; default per system")
+    table: str | None = None
+    query: str | None = None
+
+    @model_validator(mode="after")
+    def _check_system(self) -> SourceSpec:
+        if self.system == "officernd" and not self.resource:
+            raise ValueError("an officernd source needs 'resource' (e.g. members)")
+        if self.system == "sql" and bool(self.table) == bool(self.query):
+            raise ValueError("a sql source needs exactly one of 'table' or 'query'")
+        return self
+
+
+class LookupSpec(_Model):
+    """Another source resource whose record is joined by id, for templates like {company.name}."""
+
+    resource: str
+    key: str = Field(description="field of the record holding the other record's id")
+
+
+class HubSpotSpec(_Model):
+    object: str
+    id_property: str = "officernd_id"
+    id_prefix: str = Field("", description="prefix of id_property values, so that two entities "
+                                           "writing one object (plans, resources) never collide")
+    match_on: list[str] = Field(default_factory=list,
+                                description="natural keys that adopt an existing record")
+
+    @field_validator("object")
+    @classmethod
+    def _known_object(cls, value: str) -> str:
+        if value not in HUBSPOT_OBJECTS:
+            raise ValueError(f"unknown HubSpot object {value!r}; one of {', '.join(HUBSPOT_OBJECTS)}")
+        return value
+
+
+TransformStep = str | dict[str, Any]
+
+
+class PropertySpec(_Model):
+    to: str
+    from_: str | None = Field(None, alias="from")
+    template: str | None = None
+    value: Any = None
+    transform: TransformStep | list[TransformStep] | None = None
+    value_map: dict[str, Any] | None = None
+    on_unmapped: Literal["reject", "skip", "empty", "keep"] = "reject"
+    ownership: Literal["overwrite", "fill_if_empty", "never"] = "overwrite"
+    required: bool = False
+    expect: Literal["email", "url", "domain"] | None = None
+    min: float | None = None
+    max: float | None = None
+    max_length: int | None = None
+    type: Literal[HUBSPOT_PROPERTY_TYPES] | None = Field(  # type: ignore[valid-type]
+        None, description="type of a custom property the run creates when HubSpot lacks it")
+    label: str | None = None
+    options: list[str] | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _one_origin(self) -> PropertySpec:
+        origins = [self.from_ is not None, self.template is not None, self.value is not None]
+        if sum(origins) != 1:
+            raise ValueError("give exactly one of 'from', 'template' or 'value'")
+        if self.template is not None:
+            try:
+                list(string.Formatter().parse(self.template))
+            except ValueError as exc:
+                raise ValueError(f"template {self.template!r} is not a valid format: {exc}") from exc
+        for step in self.steps:
+            name = step if isinstance(step, str) else next(iter(step), None)
+            if isinstance(step, dict) and len(step) != 1:
+                raise ValueError(f"a transform step is a name or a one-key mapping, got {step!r}")
+            if name not in TRANSFORMS:
+                raise ValueError(f"unknown transform {name!r}; one of {', '.join(sorted(TRANSFORMS))}")
+        if self.options is not None and self.type != "enumeration":
+            raise ValueError("'options' only applies to type: enumeration")
+        return self
+
+    @field_validator("to")
+    @classmethod
+    def _property_name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError(f"{value!r} is not a HubSpot property name (lower-case, digits, _)")
+        return value
+
+    @property
+    def steps(self) -> list[TransformStep]:
+        if self.transform is None:
+            return []
+        return self.transform if isinstance(self.transform, list) else [self.transform]
+
+    @property
+    def source_fields(self) -> list[str]:
+        """Source fields this property reads (for $select and documentation)."""
+        if self.from_ is not None:
+            return [self.from_]
+        if self.template is not None:
+            return [field for _, field, _, _ in string.Formatter().parse(self.template) if field]
+        return []
+
+    def describe_origin(self) -> str:
+        if self.from_ is not None:
+            return self.from_
+        if self.template is not None:
+            return f'"{self.template}"'
+        return f"= {self.value!r}"
+
+    def property_definition(self, group: str = "officernd") -> dict[str, Any]:
+        """The body of ``POST /crm/v3/properties/{object}`` that creates this custom property."""
+        ptype = self.type or "string"
+        body: dict[str, Any] = {
+            "name": self.to,
+            "label": self.label or self.to.replace("_", " ").capitalize(),
+            "type": ptype,
+            "fieldType": _FIELD_TYPES[ptype],
+            "groupName": group,
+        }
+        if ptype == "enumeration":
+            body["options"] = [{"label": option, "value": option, "displayOrder": i}
+                               for i, option in enumerate(self.options or [])]
+        return body
+
+
+class AssociationSpec(_Model):
+    to: str = Field(description="the entity whose records this one is associated with")
+    via: str = Field(description="source field holding the other record's source id")
+    type: Literal["unlabeled", "primary"] = "unlabeled"
+    type_id: int | None = Field(None, description="explicit associationTypeId (overrides type)")
+
+
+class ExpectationSpec(_Model):
+    """An extra Great Expectations expectation, e.g. {expectation: expect_column_values_to_match_regex,
+    column: phone, kwargs: {regex: '^\\+?[0-9 ()-]+$'}}."""
+
+    expectation: str
+    column: str | None = None
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    reason: str | None = None
+
+
+class ChildSpec(_Model):
+    """Records derived from a list inside each source record (a contract's plan entries become
+    line items). Children are created, updated and archived as the list changes."""
+
+    name: str
+    explode: str = Field(description="list field of the parent record; each item is a child")
+    id: str = Field(description="template of the child's source id, e.g. '{_id}:{item.id}'")
+    hubspot: HubSpotSpec
+    properties: list[PropertySpec]
+    lookups: dict[str, LookupSpec] = Field(default_factory=dict)
+    associate_parent: Literal["unlabeled"] | int = "unlabeled"
+
+
+class EntityMapping(_Model):
+    entity: str
+    description: str = ""
+    source: SourceSpec
+    filter: dict[str, list[Any]] = Field(default_factory=dict)
+    lookups: dict[str, LookupSpec] = Field(default_factory=dict)
+    hubspot: HubSpotSpec
+    mode: Literal["upsert", "update_only", "create_only"] = "upsert"
+    properties: list[PropertySpec]
+    associations: list[AssociationSpec] = Field(default_factory=list)
+    children: list[ChildSpec] = Field(default_factory=list)
+    expectations: list[ExpectationSpec] = Field(default_factory=list)
+    max_rejected_ratio: float = Field(0.05, ge=0, le=1)
+    depends_on: list[str] = Field(default_factory=list,
+                                  description="entities whose records this one associates with")
+    tags: list[str] = Field(default_factory=list)
+
+    @field_validator("entity")
+    @classmethod
+    def _entity_name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError(f"{value!r} must be lower-case letters, digits and _")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EntityMapping:
+        targets = [p.to for p in self.properties]
+        duplicates = sorted({t for t in targets if targets.count(t) > 1})
+        if duplicates:
+            raise ValueError(f"HubSpot properties mapped twice: {', '.join(duplicates)}")
+        if self.hubspot.id_property in targets:
+            raise ValueError(f"{self.hubspot.id_property!r} is the id property; it is set by the "
+                             "sync and cannot also be mapped")
+        missing = [key for key in self.hubspot.match_on if key not in targets]
+        if missing:
+            raise ValueError(f"match_on keys must be mapped properties: {', '.join(missing)}")
+        for assoc in self.associations:
+            if assoc.type_id is None:
+                raise_if_unknown_association(self.hubspot.object, assoc)
+        return self
+
+    @property
+    def dag_id(self) -> str:
+        return f"sync_{self.entity}"
+
+    @property
+    def asset_uri(self) -> str:
+        return f"hubspot://{self.hubspot.object}"
+
+    def property(self, name: str) -> PropertySpec:
+        return next(p for p in self.properties if p.to == name)
+
+    def source_id_value(self, source_id: str) -> str:
+        """The value of the HubSpot id property for a source id."""
+        return f"{self.hubspot.id_prefix}{source_id}"
+
+    def property_table_md(self) -> str:
+        """The property mapping as a Markdown table (the DAG's doc_md)."""
+        rows = ["| OfficeRnD | HubSpot | transform | ownership | checks |",
+                "|---|---|---|---|---|"]
+        rows.append(f"| `{self.source.id}` | `{self.hubspot.id_property}` (id) | "
+                    f"{self.hubspot.id_prefix or ''} | sync | unique |")
+        for prop in self.properties:
+            steps = ", ".join(s if isinstance(s, str) else f"{next(iter(s))}: {next(iter(s.values()))}"
+                              for s in prop.steps)
+            if prop.value_map:
+                steps = ", ".join(filter(None, [steps, f"value map ({len(prop.value_map)}), "
+                                                       f"unmapped: {prop.on_unmapped}"]))
+            checks = ", ".join(filter(None, [
+                "required" if prop.required else "", prop.expect or "",
+                f">= {prop.min:g}" if prop.min is not None else "",
+                f"<= {prop.max:g}" if prop.max is not None else "",
+                "match key" if prop.to in self.hubspot.match_on else "",
+            ]))
+            rows.append(f"| {prop.describe_origin()} | `{prop.to}` | {steps} | {prop.ownership} | "
+                        f"{checks} |")
+        return "\n".join(rows)
+
+
+def raise_if_unknown_association(from_object: str, assoc: AssociationSpec) -> None:
+    """Associations name the target entity; its object is resolved later, so only check the kind."""
+    if assoc.type not in ("unlabeled", "primary"):
+        raise ValueError(f"association type {assoc.type!r} is not unlabeled or primary")
+
+
+def association_type_id(from_object: str, to_object: str, kind: str = "unlabeled",
+                        explicit: int | None = None) -> int:
+    """The HUBSPOT_DEFINED associationTypeId for a pair of objects."""
+    if explicit is not None:
+        return explicit
+    try:
+        return ASSOCIATION_TYPES[(from_object, to_object)][kind]
+    except KeyError:
+        raise MappingError(f"HubSpot defines no {kind} association from {from_object} to "
+                           f"{to_object}; give type_id explicitly") from None
+
+
+def _format_error(path: Path, exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        loc = ""
+        for part in error["loc"]:
+            loc += f"[{part}]" if isinstance(part, int) else (f".{part}" if loc else str(part))
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown key (typo?)"
+        lines.append(f"{path}: {loc or '<top>'}: {message}")
+    return "\n".join(lines)
+
+
+def load_mapping(path: str | Path) -> EntityMapping:
+    """Parse and validate one mapping file; raise MappingError naming the file and the key."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise MappingError(f"{path}: not valid YAML: {exc}") from None
+    except OSError as exc:
+        raise MappingError(f"{path}: cannot be read: {exc}") from None
+    if not isinstance(data, dict):
+        raise MappingError(f"{path}: <top>: expected a mapping of keys, got {type(data).__name__}")
+    try:
+        mapping = EntityMapping.model_validate(data)
+    except ValidationError as exc:
+        raise MappingError(_format_error(path, exc)) from None
+    if mapping.entity != path.stem:
+        raise MappingError(f"{path}: entity: {mapping.entity!r} must match the file name "
+                           f"{path.stem!r}")
+    return mapping
+
+
+@dataclass(frozen=True)
+class MappingSet:
+    """Every mapping in a folder, and the files that failed (each with its message)."""
+
+    mappings: dict[str, EntityMapping]
+    errors: dict[str, str]
+
+    def ordered(self) -> list[EntityMapping]:
+        """Entities in dependency order (depends_on first), then by name."""
+        done: list[str] = []
+
+        def visit(name: str, trail: tuple[str, ...]) -> None:
+            if name in done or name not in self.mappings:
+                return
+            if name in trail:
+                raise MappingError(f"depends_on cycle: {' -> '.join((*trail, name))}")
+            for dep in sorted(self.mappings[name].depends_on):
+                visit(dep, (*trail, name))
+            done.append(name)
+
+        for name in sorted(self.mappings):
+            visit(name, ())
+        return [self.mappings[name] for name in done]
+
+
+def load_mappings(folder: str | Path = DEFAULT_MAPPINGS_DIR,
+                  only: Iterable[str] | None = None) -> MappingSet:
+    """Load every ``*.yaml`` in ``folder``; a broken file is reported, never fatal to the others."""
+    mappings: dict[str, EntityMapping] = {}
+    errors: dict[str, str] = {}
+    wanted = set(only) if only is not None else None
+    for path in sorted(Path(folder).glob("*.yaml")):
+        if wanted is not None and path.stem not in wanted:
+            continue
+        try:
+            mappings[path.stem] = load_mapping(path)
+        except MappingError as exc:
+            errors[str(path)] = str(exc)
+    return MappingSet(mappings, errors)
