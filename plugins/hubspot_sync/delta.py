@@ -1,0 +1,226 @@
+"""Compare the source snapshot with HubSpot's side and classify every record (pandas).
+
+Both sides are normalised by HubSpot property type first (trimmed strings, canonical
+numbers, dates as ``YYYY-MM-DD`` = midnight UTC, datetimes as epoch milliseconds), so a
+value that merely looks different ("12.50" vs "12.5") is not a change. Then each record
+is one of:
+
+- ``create``: HubSpot has no record for it yet;
+- ``update``: with the changed fields, after per-property ownership (``overwrite``,
+  ``fill_if_empty``, ``never``);
+- ``unchanged``;
+- ``skipped``: filtered out, or a value map said skip, or the mode forbids the write;
+- ``conflict``: a match key (e.g. email) finds a HubSpot record that already belongs to
+  another source record; held back with the reason;
+- ``orphan``: (full refresh only) a HubSpot record carrying the id property whose source
+  record no longer exists; reported, never deleted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pandas as pd
+
+from hubspot_sync.mapping import EntityMapping
+from hubspot_sync.transforms import canonical_number, parse_datetime, to_date
+
+DELTA_COLUMNS = ["source_id", "hubspot_id", "action", "changed_fields", "before", "after",
+                 "reason", "matched_by", "changed_at"]
+
+
+def _blank(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and value != value:  # NaN
+        return True
+    return isinstance(value, str) and not value.strip()
+
+
+def _norm_string(value: Any) -> str | None:
+    return None if _blank(value) else str(value).strip()
+
+
+def _norm_number(value: Any) -> str | None:
+    if _blank(value):
+        return None
+    canonical = canonical_number(value)
+    return canonical if canonical is not None else str(value).strip()
+
+
+def _norm_date(value: Any) -> str | None:
+    if _blank(value):
+        return None
+    converted = to_date(value)
+    return converted if isinstance(converted, str) else str(value)
+
+
+def _norm_datetime(value: Any) -> str | None:
+    if _blank(value):
+        return None
+    parsed = parse_datetime(value)
+    return str(int(parsed.timestamp() * 1000)) if parsed else str(value).strip()
+
+
+def _norm_bool(value: Any) -> str | None:
+    if _blank(value):
+        return None
+    text = str(value).strip().lower()
+    return {"1": "true", "yes": "true", "0": "false", "no": "false"}.get(text, text)
+
+
+NORMALISERS: dict[str, Callable[[Any], str | None]] = {
+    "number": _norm_number, "date": _norm_date, "datetime": _norm_datetime, "bool": _norm_bool,
+}
+
+
+def normaliser(hubspot_type: str | None) -> Callable[[Any], str | None]:
+    """The normaliser for a HubSpot property type (string-like types by default)."""
+    return NORMALISERS.get(hubspot_type or "string", _norm_string)
+
+
+def normalise_frame(frame: pd.DataFrame, property_types: Mapping[str, str]) -> pd.DataFrame:
+    """Each property column normalised by its HubSpot type; missing values are None."""
+    out = pd.DataFrame(index=frame.index)
+    for column in frame.columns:
+        fn = normaliser(property_types.get(column))
+        out[column] = pd.Series([fn(v) for v in frame[column].tolist()], index=frame.index,
+                                dtype=object)
+    return out
+
+
+def _wide(records: pd.Series, columns: list[str]) -> pd.DataFrame:
+    """A Series of property dicts -> one column per property (absent keys are None)."""
+    rows = [r if isinstance(r, Mapping) else {} for r in records.tolist()]
+    wide = pd.DataFrame.from_records(rows, index=records.index, columns=columns)
+    return wide.astype(object).where(wide.notna(), None)
+
+
+def compute_delta(source: pd.DataFrame, hubspot: pd.DataFrame, mapping: EntityMapping,
+                  property_types: Mapping[str, str], *, full_refresh: bool = False,
+                  owner_of: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Classify every source record against HubSpot.
+
+    ``source``: the source snapshot (source_id, changed_at, properties dict, skip_reason).
+    ``hubspot``: HubSpot's side (source_id, hubspot_id, matched_by, properties dict); in a
+    full refresh also records with no source row (their source_id from the id property).
+    ``owner_of``: for records matched by a match key, the id-property value the HubSpot
+    record already carries (hubspot_id -> id value), to detect conflicts.
+    Returns one row per record with DELTA_COLUMNS; ``after`` holds every mapped value
+    (normalised) and ``changed_fields`` the properties the write will send.
+    """
+    names = [p.to for p in mapping.properties]
+    ownership = {p.to: p.ownership for p in mapping.properties}
+    id_property = mapping.hubspot.id_property
+    owner_of = owner_of or {}
+
+    src_records = source.to_dict("records") if len(source) else []
+    hs_by_id = ({r["source_id"]: r for r in
+                 hubspot.drop_duplicates("source_id", keep="first").to_dict("records")}
+                if len(hubspot) else {})
+    src_after = _normalised_records(source, names, property_types)
+    hs_before = dict(zip(hs_by_id, _normalised_records(
+        pd.DataFrame(list(hs_by_id.values()), columns=["properties"]), names, property_types),
+        strict=True))
+
+    rows: list[dict[str, Any]] = []
+    for record, after in zip(src_records, src_after, strict=True):
+        source_id = record["source_id"]
+        row: dict[str, Any] = {
+            "source_id": source_id, "hubspot_id": None, "action": "", "changed_fields": [],
+            "before": {}, "after": after, "reason": None, "matched_by": None,
+            "changed_at": record.get("changed_at"),
+        }
+        skip_reason = record.get("skip_reason")
+        current = hs_by_id.get(source_id)
+        if current is not None:
+            row["hubspot_id"] = current["hubspot_id"]
+            row["matched_by"] = current.get("matched_by")
+            row["before"] = {k: v for k, v in hs_before[source_id].items() if v is not None}
+        if isinstance(skip_reason, str) and skip_reason:
+            row.update(action="skipped", reason=skip_reason)
+        elif current is None:
+            if mapping.mode == "update_only":
+                row.update(action="skipped", reason="update_only: no HubSpot record to update")
+            else:
+                row.update(action="create",
+                           changed_fields=[n for n in names if after.get(n) is not None])
+        else:
+            matched_by = row["matched_by"]
+            adopted = matched_by not in (None, "", id_property)
+            owner = owner_of.get(str(row["hubspot_id"]))
+            expected_id = mapping.source_id_value(source_id)
+            if adopted and owner and owner != expected_id:
+                key_value = after.get(matched_by)
+                row.update(action="conflict", reason=(
+                    f"{matched_by} {key_value!r} belongs to HubSpot {mapping.hubspot.object} "
+                    f"{row['hubspot_id']}, already synced from {owner}"))
+            elif mapping.mode == "create_only":
+                row.update(action="skipped" if adopted else "unchanged",
+                           reason="create_only: record exists" if adopted else None)
+            else:
+                changed = _changed_fields(after, row["before"], ownership)
+                if adopted:
+                    changed = [*changed, id_property]
+                row.update(action="update" if changed else "unchanged", changed_fields=changed)
+        rows.append(row)
+
+    if full_refresh:
+        known = {r["source_id"] for r in src_records}
+        for source_id, current in hs_by_id.items():
+            if source_id in known:
+                continue
+            rows.append({
+                "source_id": source_id, "hubspot_id": current["hubspot_id"],
+                "action": "orphan", "changed_fields": [], "after": {},
+                "before": {k: v for k, v in hs_before[source_id].items() if v is not None},
+                "reason": "no longer in the source; left in HubSpot",
+                "matched_by": current.get("matched_by"), "changed_at": None})
+    return pd.DataFrame(rows, columns=DELTA_COLUMNS)
+
+
+def _normalised_records(frame: pd.DataFrame, names: list[str],
+                        property_types: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The ``properties`` dicts of a snapshot, normalised column by column (vectorised per column)."""
+    if not len(frame):
+        return []
+    values = normalise_frame(_wide(frame["properties"].reset_index(drop=True), names),
+                             property_types)
+    return values.to_dict("records")
+
+
+def _changed_fields(after: Mapping[str, Any], before: Mapping[str, Any],
+                    ownership: Mapping[str, str]) -> list[str]:
+    changed = []
+    for name, rule in ownership.items():
+        new, old = after.get(name), before.get(name)
+        if rule == "never":
+            continue
+        if rule == "fill_if_empty":
+            if old is None and new is not None:
+                changed.append(name)
+        elif new != old:
+            changed.append(name)
+    return changed
+
+
+def write_payload(delta_row: Mapping[str, Any], mapping: EntityMapping) -> dict[str, str]:
+    """The properties one write sends: the changed fields, "" to clear a value the source
+    no longer has, and the id property."""
+    after = delta_row["after"]
+    payload: dict[str, str] = {}
+    for name in delta_row["changed_fields"]:
+        if name == mapping.hubspot.id_property:
+            continue
+        value = after.get(name)
+        payload[name] = "" if value is None else str(value)
+    payload[mapping.hubspot.id_property] = mapping.source_id_value(delta_row["source_id"])
+    return payload
+
+
+def summarise(delta: pd.DataFrame) -> dict[str, int]:
+    """Counts per action."""
+    counts = delta["action"].value_counts().to_dict() if len(delta) else {}
+    return {action: int(counts.get(action, 0))
+            for action in ("create", "update", "unchanged", "skipped", "conflict", "orphan")}
