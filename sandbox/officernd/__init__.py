@@ -1,0 +1,99 @@
+"""A local, stateful stand-in for the OfficeRnD Flex API v2 (see docs/officernd-sandbox.md).
+
+    from sandbox.officernd import OfficeRnDSandbox
+    with OfficeRnDSandbox(port=0, seed=42, scale=500) as sb:
+        requests.post(f"{sb.url}/oauth/token", data={...})
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sandbox._server import ServerThread
+from sandbox.officernd.api import create_app
+from sandbox.officernd.limits import Limits
+from sandbox.officernd.state import ApiError, State
+
+__all__ = ["ApiError", "OfficeRnDSandbox", "State"]
+
+
+class OfficeRnDSandbox:
+    """The OfficeRnD sandbox served on a background thread (tests, benchmarks, demos)."""
+
+    def __init__(self, port: int = 0, seed: int = 42, scale: int = 500,
+                 anchor: datetime | None = None, client_id: str = "sandbox-client",
+                 client_secret: str = "sandbox-secret", org: str = "sandbox",
+                 rate_limit: int = 400, token_rate_limit: int = 5,
+                 state_file: str | Path | None = None, host: str = "127.0.0.1") -> None:
+        self.state = State(seed=seed, scale=scale, anchor=anchor, client_id=client_id,
+                           client_secret=client_secret, org=org, state_file=state_file)
+        self.limits = Limits(rate_limit=rate_limit, token_rate_limit=token_rate_limit)
+        self.app = create_app(self.state, self.limits)
+        self.host = host
+        self.port = port
+        self.org = org
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self._server: ServerThread | None = None
+
+    # server ---------------------------------------------------------------
+    def start(self) -> OfficeRnDSandbox:
+        if self._server is None:
+            self._server = ServerThread(self.app, host=self.host, port=self.port).start()
+            self.port = self._server.port
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        self.state.close()
+
+    def __enter__(self) -> OfficeRnDSandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """Root URL (token endpoint at ``url + "/oauth/token"``)."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        """Base of the v2 API for this organisation."""
+        return f"{self.url}/api/v2/organizations/{self.org}"
+
+    # activity -------------------------------------------------------------
+    def mutate(self, resource: str = "members", update: int = 10, create: int = 0,
+               delete: int = 0, seed: int | None = None) -> dict[str, list[str]]:
+        return self.state.mutate(resource=resource, update=update, create=create,
+                                 delete=delete, seed=seed)
+
+    def set_clock(self, value: datetime | str) -> str:
+        return self.state.set_clock(value)
+
+    def advance_clock(self, seconds: float) -> str:
+        return self.state.advance_clock(seconds)
+
+    def now(self) -> datetime:
+        return self.state.now()
+
+    def anomalies(self) -> dict[str, dict[str, list[str]]]:
+        return self.state.anomalies()
+
+    def expire_tokens(self) -> int:
+        return self.state.expire_tokens()
+
+    def reset(self) -> None:
+        self.state.reset()
+        self.limits.clear()
+
+    def patch_record(self, resource: str, rid: str, fields: dict[str, Any]) -> dict:
+        return self.state.patch_record(resource, rid, fields)
+
+    def insert_record(self, resource: str, fields: dict[str, Any]) -> dict:
+        return self.state.insert_record(resource, fields)

@@ -1,0 +1,253 @@
+"""FastAPI routes of the OfficeRnD sandbox: translation between HTTP and :mod:`state` only."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from typing import Any
+from urllib.parse import parse_qsl
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+
+from sandbox.officernd.limits import TOO_MANY, Limits
+from sandbox.officernd.state import ApiError, State
+
+API = "/api/v2/organizations/{slug}"
+
+
+def _json(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
+                    status_code=status, media_type="application/json", headers=headers)
+
+
+def _error(exc: ApiError) -> Response:
+    return _json(exc.payload(), exc.status, exc.headers)
+
+
+class RequestStats:
+    """Counts of requests by (method, route template, status)."""
+
+    def __init__(self) -> None:
+        self._counts: Counter[tuple[str, str, int]] = Counter()
+        self._lock = threading.Lock()
+
+    def add(self, method: str, route: str, status: int) -> None:
+        with self._lock:
+            self._counts[(method, route, status)] += 1
+
+    def snapshot(self) -> dict:
+        with self._lock:
+            items = sorted(self._counts.items())
+        return {"total": sum(c for _, c in items),
+                "requests": [{"method": m, "route": r, "status": s, "count": c}
+                             for (m, r, s), c in items]}
+
+    def clear(self) -> None:
+        with self._lock:
+            self._counts.clear()
+
+
+class _StatsMiddleware:
+    def __init__(self, app: Any, stats: RequestStats) -> None:
+        self.app = app
+        self.stats = stats
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = {"code": 500}
+
+        async def send_wrapper(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            self.stats.add(scope["method"], getattr(route, "path", "<unmatched>"), status["code"])
+
+
+async def _body_json(request: Request) -> dict:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise ApiError(400, "body must be JSON") from exc
+    if not isinstance(data, dict):
+        raise ApiError(400, "body must be a JSON object")
+    return data
+
+
+def create_app(state: State, limits: Limits) -> FastAPI:
+    """The sandbox's ASGI app over ``state`` with ``limits``."""
+    app = FastAPI(title="OfficeRnD Flex API v2 sandbox", docs_url="/_sandbox/docs",
+                  openapi_url="/_sandbox/openapi.json", redoc_url=None)
+    stats = RequestStats()
+    app.state.sandbox_state = state
+    app.state.limits = limits
+    app.state.stats = stats
+    app.add_middleware(_StatsMiddleware, stats=stats)
+
+    def guarded_read(request: Request, slug: str, resource: str) -> None:
+        token = state.authenticate(request.headers.get("authorization"))
+        retry = limits.reads.hit()
+        if retry is not None:
+            raise ApiError(429, TOO_MANY, headers={"Retry-After": str(retry)})
+        state.check_org(slug)
+        state.coll(resource)
+        state.authorize(token, resource)
+
+    # ---------------------------------------------------------------- OAuth
+    @app.post("/oauth/token")
+    async def token(request: Request) -> Response:
+        retry = limits.tokens.hit()
+        if retry is not None:
+            return _json({"message": TOO_MANY}, 429, {"Retry-After": str(retry)})
+        form = dict(parse_qsl((await request.body()).decode("utf-8", "replace"),
+                              keep_blank_values=True))
+        try:
+            granted = state.issue_token(form.get("client_id"), form.get("client_secret"),
+                                        form.get("grant_type"), form.get("scope"))
+        except ApiError as exc:
+            return _error(exc)
+        return _json(granted, headers={"Cache-Control": "no-store"})
+
+    # ---------------------------------------------------------------- reads
+    @app.get(API + "/{resource}")
+    def list_records(request: Request, slug: str, resource: str) -> Response:
+        try:
+            guarded_read(request, slug, resource)
+            return _json(state.list(resource, dict(request.query_params)))
+        except ApiError as exc:
+            return _error(exc)
+
+    @app.get(API + "/{resource}/count")
+    def count_records(request: Request, slug: str, resource: str) -> Response:
+        try:
+            guarded_read(request, slug, resource)
+            return _json(state.count(resource, dict(request.query_params)))
+        except ApiError as exc:
+            return _error(exc)
+
+    @app.get(API + "/{resource}/{rid}")
+    def get_record(request: Request, slug: str, resource: str, rid: str) -> Response:
+        try:
+            guarded_read(request, slug, resource)
+            return _json(state.get(resource, rid, request.query_params.get("$select")))
+        except ApiError as exc:
+            return _error(exc)
+
+    @app.get(API + "/resources/{rid}/status")
+    def resource_status(request: Request, slug: str, rid: str) -> Response:
+        try:
+            guarded_read(request, slug, "resources")
+            state.get("resources", rid)
+            return _json({"_id": rid, "status": "available", "ownStatus": "available"})
+        except ApiError as exc:
+            return _error(exc)
+
+    # ---------------------------------------------------------------- sandbox control
+    @app.post("/_sandbox/mutate")
+    async def mutate(request: Request) -> Response:
+        try:
+            body = await _body_json(request)
+            return _json(state.mutate(
+                resource=body.get("resource", "members"), update=body.get("update", 0),
+                create=body.get("create", 0), delete=body.get("delete", 0),
+                seed=body.get("seed")))
+        except ApiError as exc:
+            return _error(exc)
+
+    @app.patch("/_sandbox/records/{resource}/{rid}")
+    async def patch_record(request: Request, resource: str, rid: str) -> Response:
+        try:
+            return _json(state.patch_record(resource, rid, await _body_json(request)))
+        except ApiError as exc:
+            return _error(exc)
+
+    @app.post("/_sandbox/records/{resource}")
+    async def insert_record(request: Request, resource: str) -> Response:
+        try:
+            return _json(state.insert_record(resource, await _body_json(request)), 201)
+        except ApiError as exc:
+            return _error(exc)
+
+    @app.delete("/_sandbox/records/{resource}/{rid}")
+    def delete_record(resource: str, rid: str) -> Response:
+        try:
+            state.delete_record(resource, rid)
+            return _json({"deleted": [rid]})
+        except ApiError as exc:
+            return _error(exc)
+
+    @app.get("/_sandbox/clock")
+    def get_clock() -> Response:
+        return _json({"now": state.now_str()})
+
+    @app.post("/_sandbox/clock")
+    async def clock(request: Request) -> Response:
+        try:
+            body = await _body_json(request)
+            if body.get("set") is not None:
+                try:
+                    now = state.set_clock(str(body["set"]))
+                except ValueError as exc:
+                    raise ApiError(400, f"invalid date: {body['set']!r}") from exc
+            elif body.get("advance_seconds") is not None:
+                try:
+                    now = state.advance_clock(float(body["advance_seconds"]))
+                except (TypeError, ValueError) as exc:
+                    raise ApiError(400, "advance_seconds must be a number") from exc
+            else:
+                now = state.now_str()
+            return _json({"now": now})
+        except ApiError as exc:
+            return _error(exc)
+
+    @app.get("/_sandbox/stats")
+    def get_stats() -> Response:
+        return _json({**stats.snapshot(), "records": state.record_counts(),
+                      "now": state.now_str(), "limits": limits.describe(),
+                      "tokens": len(state.tokens)})
+
+    @app.post("/_sandbox/stats/reset")
+    def reset_stats() -> Response:
+        stats.clear()
+        return _json({"ok": True})
+
+    @app.post("/_sandbox/reset")
+    def reset() -> Response:
+        state.reset()
+        limits.clear()
+        return _json({"ok": True, "now": state.now_str(), "records": state.record_counts()})
+
+    @app.get("/_sandbox/anomalies")
+    def anomalies() -> Response:
+        return _json(state.anomalies())
+
+    @app.post("/_sandbox/tokens/expire")
+    def expire_tokens() -> Response:
+        return _json({"expired": state.expire_tokens()})
+
+    @app.post("/_sandbox/limits")
+    async def set_limits(request: Request) -> Response:
+        try:
+            body = await _body_json(request)
+        except ApiError as exc:
+            return _error(exc)
+        if "rate_limit" in body:
+            limits.reads.set_limit(int(body["rate_limit"]))
+        if "token_rate_limit" in body:
+            limits.tokens.set_limit(int(body["token_rate_limit"]))
+        if body.get("clear"):
+            limits.clear()
+        return _json(limits.describe())
+
+    return app
