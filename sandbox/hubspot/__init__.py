@@ -1,0 +1,97 @@
+"""A local, stateful stand-in for the HubSpot CRM API (see docs/hubspot-sandbox.md).
+
+    from sandbox.hubspot import HubSpotSandbox
+    with HubSpotSandbox(port=0) as sb:
+        sb.url, sb.state, sb.stats(), sb.reset()
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sandbox.hubspot.limits import Faults, RateLimiter, Stats
+from sandbox.hubspot.state import HubSpotError, HubSpotState
+
+__all__ = ["HubSpotSandbox", "HubSpotState", "HubSpotError", "build_app"]
+
+DEFAULT_TOKEN = "sandbox-token"
+
+
+class HubSpotSandbox:
+    """State + HTTP server + limits in one object; ``start()`` serves it on a thread."""
+
+    def __init__(self, port: int = 0, token: str = DEFAULT_TOKEN, burst_limit: int = 190,
+                 search_limit: int = 5, daily_limit: int = 0, search_lag_ms: int = 0,
+                 state_file: str | Path | None = None, host: str = "127.0.0.1") -> None:
+        self.host = host
+        self.port = port
+        self.token = token
+        self.state = HubSpotState(search_lag_ms=search_lag_ms)
+        self.limiter = RateLimiter(burst_limit, search_limit, daily_limit)
+        self.faults = Faults()
+        self._stats = Stats()
+        self._store = None
+        if state_file:
+            from sandbox.hubspot.store import SQLiteStore
+
+            self._store = SQLiteStore(state_file)
+            self._store.load(self.state)
+            self.state.on_change = self._save
+        self.app = build_app(self)
+        self._server = None
+
+    def _save(self) -> None:
+        if self._store is not None:
+            self._store.save(self.state)
+
+    # ---- lifecycle
+
+    def start(self) -> HubSpotSandbox:
+        from sandbox._server import ServerThread
+
+        self._server = ServerThread(self.app, host=self.host, port=self.port)
+        self._server.start()
+        self.port = self._server.port
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        if self._store is not None:
+            self._save()
+            self._store.close()
+            self._store = None
+
+    def __enter__(self) -> HubSpotSandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    # ---- sandbox control (same as the /_sandbox endpoints)
+
+    def stats(self) -> dict:
+        out = self._stats.snapshot()
+        out["objects"] = self.state.counts()
+        return out
+
+    def reset(self) -> None:
+        self.state.reset()
+        self._stats.reset()
+        self.faults.clear()
+        self.limiter.reset()
+
+    def configure_faults(self, **cfg: object) -> dict:
+        return self.faults.configure(cfg)
+
+
+def build_app(sb: HubSpotSandbox):
+    """The ASGI app serving ``sb`` (FastAPI routes behind the auth / limits / faults gate)."""
+    from sandbox.hubspot.api import SandboxGate, create_app
+
+    return SandboxGate(create_app(sb), sb)

@@ -1,0 +1,451 @@
+"""HTTP layer of the HubSpot sandbox: FastAPI routes that translate HTTP <-> state calls.
+
+An outer ASGI wrapper (:class:`SandboxGate`) does what HubSpot does in front of the
+CRM: bearer-token auth, rate limits and their headers, injected faults, and request
+statistics by route template. ``/_sandbox/*`` skips all of that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.routing import Match
+
+from sandbox.hubspot.state import HubSpotError, validation_error
+
+if TYPE_CHECKING:
+    from sandbox.hubspot import HubSpotSandbox
+
+AUTH_MESSAGE = ("Authentication credentials not found. This API supports OAuth 2.0 "
+                "authentication and you can find more details at "
+                "https://developers.hubspot.com/docs/methods/auth/oauth-overview")
+
+
+def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _error(err: HubSpotError) -> Response:
+    return _json(err.status, err.body())
+
+
+async def _body(request: Request, default: Any = None) -> Any:
+    raw = await request.body()
+    if not raw.strip():
+        if default is not None:
+            return default
+        raise validation_error("Invalid input JSON: request body is empty")
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise validation_error(f"Invalid input JSON on line 1: {exc}") from exc
+
+
+def _list_param(request: Request, name: str) -> list[str] | None:
+    values = request.query_params.getlist(name)
+    if not values:
+        return None
+    out = [p.strip() for v in values for p in v.split(",") if p.strip()]
+    return out
+
+
+def _bool_param(request: Request, name: str) -> bool:
+    return request.query_params.get(name, "false").lower() == "true"
+
+
+def _int_param(request: Request, name: str, default: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise validation_error(f"Invalid value for {name}: {raw}") from exc
+
+
+def create_app(sb: HubSpotSandbox) -> FastAPI:
+    app = FastAPI(title="HubSpot CRM sandbox", docs_url="/_sandbox/docs",
+                  openapi_url="/_sandbox/openapi.json", redoc_url=None)
+    state = sb.state
+
+    @app.exception_handler(HubSpotError)
+    async def _hubspot_error(request: Request, exc: HubSpotError) -> Response:
+        return _error(exc)
+
+    def refuse():
+        return sb.faults.refusal if sb.faults.refuse_rules else None
+
+    # ------------------------------------------------------------------ sandbox control
+
+    @app.get("/_sandbox/stats")
+    async def stats() -> Response:
+        return _json(200, sb.stats())
+
+    @app.post("/_sandbox/reset")
+    async def reset() -> Response:
+        sb.reset()
+        return _json(200, {"status": "reset"})
+
+    @app.get("/_sandbox/faults")
+    async def get_faults() -> Response:
+        return _json(200, sb.faults.describe())
+
+    @app.post("/_sandbox/faults")
+    async def set_faults(request: Request) -> Response:
+        try:
+            cfg = json.loads(await request.body() or b"{}")
+            if not isinstance(cfg, dict):
+                raise ValueError("body must be a JSON object")
+            return _json(200, sb.faults.configure(cfg))
+        except (ValueError, TypeError) as exc:
+            return _json(400, {"status": "error", "message": str(exc)})
+
+    @app.delete("/_sandbox/faults")
+    async def clear_faults() -> Response:
+        sb.faults.clear()
+        return Response(status_code=204)
+
+    @app.get("/_sandbox/health")
+    async def health() -> Response:
+        return _json(200, {"status": "ok"})
+
+    # ------------------------------------------------------------------ objects
+
+    base = "/crm/v3/objects/{objectType}"
+
+    @app.get(base)
+    async def list_objects(objectType: str, request: Request) -> Response:
+        return _json(200, state.list_objects(
+            objectType, limit=_int_param(request, "limit", 10),
+            after=request.query_params.get("after") or None,
+            properties=_list_param(request, "properties"),
+            archived=_bool_param(request, "archived"),
+            associations=_list_param(request, "associations"),
+            base_url=str(request.base_url).rstrip("/")))
+
+    @app.post(base)
+    async def create_object(objectType: str, request: Request) -> Response:
+        body = await _body(request)
+        if not isinstance(body, dict):
+            raise validation_error("Invalid input JSON")
+        return _json(201, state.create_object(objectType, body.get("properties") or {},
+                                              body.get("associations") or []))
+
+    @app.post(base + "/search")
+    async def search(objectType: str, request: Request) -> Response:
+        return _json(200, state.search(objectType, await _body(request, {})))
+
+    @app.post(base + "/merge")
+    async def merge(objectType: str, request: Request) -> Response:
+        body = await _body(request)
+        return _json(200, state.merge(objectType, str(body.get("primaryObjectId", "")),
+                                      str(body.get("objectIdToMerge", ""))))
+
+    @app.post(base + "/batch/read")
+    async def batch_read(objectType: str, request: Request) -> Response:
+        status, out = state.batch_read(objectType, await _body(request),
+                                       archived=_bool_param(request, "archived"))
+        return _json(status, out)
+
+    @app.post(base + "/batch/create")
+    async def batch_create(objectType: str, request: Request) -> Response:
+        status, out = state.batch_create(objectType, await _body(request), refuse())
+        return _json(status, out)
+
+    @app.post(base + "/batch/update")
+    async def batch_update(objectType: str, request: Request) -> Response:
+        status, out = state.batch_update(objectType, await _body(request), refuse())
+        return _json(status, out)
+
+    @app.post(base + "/batch/upsert")
+    async def batch_upsert(objectType: str, request: Request) -> Response:
+        status, out = state.batch_upsert(objectType, await _body(request), refuse())
+        return _json(status, out)
+
+    @app.post(base + "/batch/archive")
+    async def batch_archive(objectType: str, request: Request) -> Response:
+        state.batch_archive(objectType, await _body(request))
+        return Response(status_code=204)
+
+    @app.get(base + "/{objectId}")
+    async def get_object(objectType: str, objectId: str, request: Request) -> Response:
+        return _json(200, state.get_object(
+            objectType, objectId, id_property=request.query_params.get("idProperty") or None,
+            properties=_list_param(request, "properties"),
+            archived=_bool_param(request, "archived"),
+            associations=_list_param(request, "associations")))
+
+    @app.patch(base + "/{objectId}")
+    async def update_object(objectType: str, objectId: str, request: Request) -> Response:
+        body = await _body(request)
+        if not isinstance(body, dict):
+            raise validation_error("Invalid input JSON")
+        return _json(200, state.update_object(
+            objectType, objectId, body.get("properties") or {},
+            id_property=request.query_params.get("idProperty") or None))
+
+    @app.delete(base + "/{objectId}")
+    async def archive_object(objectType: str, objectId: str) -> Response:
+        state.archive_object(objectType, objectId)
+        return Response(status_code=204)
+
+    # ------------------------------------------------------------------ properties
+
+    pbase = "/crm/v3/properties/{objectType}"
+
+    @app.get(pbase)
+    async def list_properties(objectType: str, request: Request) -> Response:
+        out = state.list_properties(objectType, archived=_bool_param(request, "archived"))
+        wanted = _list_param(request, "properties")
+        if wanted:
+            out["results"] = [p for p in out["results"] if p["name"] in wanted]
+        return _json(200, out)
+
+    @app.post(pbase)
+    async def create_property(objectType: str, request: Request) -> Response:
+        out = state.create_property(objectType, await _body(request))
+        return _json(201, out, {"Location": f"{request.url.path}/{out['name']}"})
+
+    @app.post(pbase + "/batch/read")
+    async def batch_read_properties(objectType: str, request: Request) -> Response:
+        status, out = state.batch_read_properties(objectType, await _body(request))
+        return _json(status, out)
+
+    @app.post(pbase + "/batch/create")
+    async def batch_create_properties(objectType: str, request: Request) -> Response:
+        status, out = state.batch_create_properties(objectType, await _body(request))
+        return _json(status, out)
+
+    @app.post(pbase + "/batch/archive")
+    async def batch_archive_properties(objectType: str, request: Request) -> Response:
+        state.batch_archive_properties(objectType, await _body(request))
+        return Response(status_code=204)
+
+    @app.get(pbase + "/groups")
+    async def list_groups(objectType: str) -> Response:
+        return _json(200, state.list_groups(objectType))
+
+    @app.post(pbase + "/groups")
+    async def create_group(objectType: str, request: Request) -> Response:
+        return _json(201, state.create_group(objectType, await _body(request)))
+
+    @app.get(pbase + "/groups/{groupName}")
+    async def get_group(objectType: str, groupName: str) -> Response:
+        return _json(200, state.get_group(objectType, groupName))
+
+    @app.patch(pbase + "/groups/{groupName}")
+    async def update_group(objectType: str, groupName: str, request: Request) -> Response:
+        return _json(200, state.update_group(objectType, groupName, await _body(request)))
+
+    @app.delete(pbase + "/groups/{groupName}")
+    async def archive_group(objectType: str, groupName: str) -> Response:
+        state.archive_group(objectType, groupName)
+        return Response(status_code=204)
+
+    @app.get(pbase + "/{propertyName}")
+    async def get_property(objectType: str, propertyName: str, request: Request) -> Response:
+        return _json(200, state.get_property(objectType, propertyName,
+                                             archived=_bool_param(request, "archived")))
+
+    @app.patch(pbase + "/{propertyName}")
+    async def update_property(objectType: str, propertyName: str, request: Request) -> Response:
+        return _json(200, state.update_property(objectType, propertyName, await _body(request)))
+
+    @app.delete(pbase + "/{propertyName}")
+    async def archive_property(objectType: str, propertyName: str) -> Response:
+        state.archive_property(objectType, propertyName)
+        return Response(status_code=204)
+
+    # ------------------------------------------------------------------ pipelines
+
+    @app.get("/crm/v3/pipelines/{objectType}")
+    async def list_pipelines(objectType: str) -> Response:
+        return _json(200, state.list_pipelines(objectType))
+
+    @app.get("/crm/v3/pipelines/{objectType}/{pipelineId}")
+    async def get_pipeline(objectType: str, pipelineId: str) -> Response:
+        return _json(200, state.get_pipeline(objectType, pipelineId))
+
+    @app.get("/crm/v3/pipelines/{objectType}/{pipelineId}/stages")
+    async def list_stages(objectType: str, pipelineId: str) -> Response:
+        return _json(200, {"results": state.get_pipeline(objectType, pipelineId)["stages"]})
+
+    # ------------------------------------------------------------------ associations v4
+
+    abase = "/crm/v4/associations/{fromObjectType}/{toObjectType}"
+
+    @app.post(abase + "/batch/create")
+    async def assoc_batch_create(fromObjectType: str, toObjectType: str,
+                                 request: Request) -> Response:
+        status, out = state.assoc_batch_create(fromObjectType, toObjectType,
+                                               await _body(request))
+        return _json(status, out)
+
+    @app.post(abase + "/batch/associate/default")
+    async def assoc_batch_default(fromObjectType: str, toObjectType: str,
+                                  request: Request) -> Response:
+        status, out = state.assoc_batch_default(fromObjectType, toObjectType,
+                                                await _body(request))
+        return _json(status, out)
+
+    @app.post(abase + "/batch/read")
+    async def assoc_batch_read(fromObjectType: str, toObjectType: str,
+                               request: Request) -> Response:
+        status, out = state.assoc_batch_read(fromObjectType, toObjectType, await _body(request))
+        return _json(status, out)
+
+    @app.post(abase + "/batch/archive")
+    async def assoc_batch_archive(fromObjectType: str, toObjectType: str,
+                                  request: Request) -> Response:
+        state.assoc_batch_archive(fromObjectType, toObjectType, await _body(request))
+        return Response(status_code=204)
+
+    @app.post(abase + "/batch/labels/archive")
+    async def assoc_batch_labels_archive(fromObjectType: str, toObjectType: str,
+                                         request: Request) -> Response:
+        state.assoc_batch_labels_archive(fromObjectType, toObjectType, await _body(request))
+        return Response(status_code=204)
+
+    @app.get(abase + "/labels")
+    async def assoc_labels(fromObjectType: str, toObjectType: str) -> Response:
+        return _json(200, state.assoc_labels(fromObjectType, toObjectType))
+
+    obase = "/crm/v4/objects/{objectType}/{objectId}/associations"
+
+    @app.put(obase + "/default/{toObjectType}/{toObjectId}")
+    async def assoc_put_default(objectType: str, objectId: str, toObjectType: str,
+                                toObjectId: str) -> Response:
+        return _json(200, state.assoc_put_default(objectType, objectId, toObjectType,
+                                                  toObjectId))
+
+    @app.get(obase + "/{toObjectType}")
+    async def assoc_list(objectType: str, objectId: str, toObjectType: str,
+                         request: Request) -> Response:
+        return _json(200, state.assoc_list(
+            objectType, objectId, toObjectType, limit=_int_param(request, "limit", 500),
+            after=request.query_params.get("after") or None))
+
+    @app.put(obase + "/{toObjectType}/{toObjectId}")
+    async def assoc_put_labels(objectType: str, objectId: str, toObjectType: str,
+                               toObjectId: str, request: Request) -> Response:
+        return _json(201, state.assoc_put_labels(objectType, objectId, toObjectType,
+                                                 toObjectId, await _body(request)))
+
+    @app.delete(obase + "/{toObjectType}/{toObjectId}")
+    async def assoc_delete(objectType: str, objectId: str, toObjectType: str,
+                           toObjectId: str) -> Response:
+        state.assoc_delete(objectType, objectId, toObjectType, toObjectId)
+        return Response(status_code=204)
+
+    return app
+
+
+# ---------------------------------------------------------------------- the gate
+
+
+class SandboxGate:
+    """Outer ASGI app: auth, rate limits, faults and stats around the FastAPI routes."""
+
+    def __init__(self, app: FastAPI, sb: HubSpotSandbox) -> None:
+        self.app = app
+        self.sb = sb
+
+    def _route(self, scope: dict) -> str:
+        partial = None
+        for route in self.app.router.routes:
+            match, _ = route.matches(scope)
+            if match == Match.FULL:
+                return getattr(route, "path", scope["path"])
+            if match == Match.PARTIAL and partial is None:
+                partial = getattr(route, "path", None)
+        return partial or scope["path"]
+
+    async def _send_json(self, send: Any, status: int, body: Any,
+                         headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(body).encode()
+        raw = [(b"content-type", b"application/json;charset=utf-8"),
+               (b"content-length", str(len(data)).encode())]
+        raw += [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
+        await send({"type": "http.response.start", "status": status, "headers": raw})
+        await send({"type": "http.response.body", "body": data})
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/_sandbox"):
+            await self.app(scope, receive, send)
+            return
+        sb = self.sb
+        method = scope["method"]
+        route = self._route(scope)
+
+        headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
+        auth = headers.get("authorization", "")
+        token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+        if not token or token != sb.token:
+            sb._stats.record(method, route, 401)
+            await self._send_json(send, 401, {
+                "status": "error", "message": AUTH_MESSAGE,
+                "correlationId": _uuid(), "category": "INVALID_AUTHENTICATION"},
+                {"X-HubSpot-Auth-Failure": "401 Unauthorized"})
+            return
+
+        is_search = method == "POST" and route.endswith("/search")
+        limited, rl_headers = sb.limiter.check(token, is_search)
+        if limited is not None:
+            sb._stats.record(method, route, 429)
+            await self._send_json(send, 429, limited, rl_headers)
+            return
+
+        faults = sb.faults
+        if faults.latency_ms:
+            await asyncio.sleep(faults.latency_ms / 1000.0)
+        action, status = faults.decide()
+        if action == "drop":
+            sb._stats.record(method, route, 0)
+            await _drop_connection(send)
+            return
+        if action == "error":
+            sb._stats.record(method, route, status)
+            await self._send_json(send, status, {
+                "status": "error", "message": "Injected fault: the sandbox answered "
+                f"{status} on purpose", "correlationId": _uuid(),
+                "category": "SANDBOX_FAULT"}, rl_headers)
+            return
+
+        seen: dict[str, int] = {}
+        extra = [(k.encode(), v.encode()) for k, v in rl_headers.items()]
+
+        async def wrapped_send(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                seen["status"] = message["status"]
+                if extra:
+                    message = dict(message)
+                    message["headers"] = list(message.get("headers", [])) + extra
+            await send(message)
+
+        try:
+            await self.app(scope, receive, wrapped_send)
+        finally:
+            sb._stats.record(method, route, seen.get("status", 500))
+
+
+def _uuid() -> str:
+    import uuid
+
+    return str(uuid.uuid4())
+
+
+async def _drop_connection(send: Any) -> None:
+    """Close the client connection without any response (uvicorn's transport)."""
+    cycle = getattr(send, "__self__", None)
+    transport = getattr(cycle, "transport", None)
+    if transport is None:
+        raise ConnectionAbortedError("sandbox fault: connection dropped")
+    transport.abort()
+    if hasattr(cycle, "disconnected"):
+        cycle.disconnected = True
+    for _ in range(3):
+        await asyncio.sleep(0)

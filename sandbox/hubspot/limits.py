@@ -1,0 +1,178 @@
+"""Rate limits, injected faults and request statistics for the HubSpot sandbox.
+
+- burst: ``burst_limit`` requests per rolling 10 s per token (policy TEN_SECONDLY_ROLLING)
+- daily: ``daily_limit`` requests per day per account (policy DAILY); resets at UTC midnight
+- search: ``search_limit`` search requests per rolling second (its own 429 body, no headers)
+A limit of 0 turns it off. Requests answered 429 do not use up the window.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+import uuid
+from collections import Counter, deque
+from datetime import UTC, datetime
+from typing import Any
+
+BURST_WINDOW_S = 10.0
+SEARCH_WINDOW_S = 1.0
+
+
+class RateLimiter:
+    def __init__(self, burst_limit: int = 190, search_limit: int = 5,
+                 daily_limit: int = 0) -> None:
+        self.burst_limit = burst_limit
+        self.search_limit = search_limit
+        self.daily_limit = daily_limit
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._burst: dict[str, deque[float]] = {}
+            self._search: deque[float] = deque()
+            self._day = self._today()
+            self._daily_used = 0
+
+    @staticmethod
+    def _today() -> str:
+        return datetime.now(UTC).strftime("%Y-%m-%d")
+
+    def check(self, token: str, search: bool) -> tuple[dict | None, dict[str, str]]:
+        """(429 body or None, headers to add). Counts the request when it is let through."""
+        now = time.monotonic()
+        with self._lock:
+            today = self._today()
+            if today != self._day:
+                self._day, self._daily_used = today, 0
+            window = self._burst.setdefault(token, deque())
+            while window and window[0] <= now - BURST_WINDOW_S:
+                window.popleft()
+            while self._search and self._search[0] <= now - SEARCH_WINDOW_S:
+                self._search.popleft()
+            if self.daily_limit and self._daily_used >= self.daily_limit:
+                return ({"status": "error", "message": "You have reached your daily limit.",
+                         "errorType": "RATE_LIMIT", "correlationId": str(uuid.uuid4()),
+                         "policyName": "DAILY", "requestId": uuid.uuid4().hex},
+                        {} if search else self._headers(window))
+            if search:
+                if self.search_limit and len(self._search) >= self.search_limit:
+                    return ({"status": "error",
+                             "message": "You have reached your secondly limit.",
+                             "errorType": "RATE_LIMIT", "correlationId": str(uuid.uuid4()),
+                             "policyName": "SECONDLY",
+                             "groupName": "publicapi:crm-search-secondly"}, {})
+                self._search.append(now)
+                self._daily_used += 1
+                return None, {}
+            if self.burst_limit and len(window) >= self.burst_limit:
+                return ({"status": "error",
+                         "message": "You have reached your ten_secondly_rolling limit.",
+                         "errorType": "RATE_LIMIT", "correlationId": str(uuid.uuid4()),
+                         "policyName": "TEN_SECONDLY_ROLLING",
+                         "groupName": "publicapi:private_app-api-calls-ten-secondly:sandbox"},
+                        self._headers(window))
+            window.append(now)
+            self._daily_used += 1
+            return None, self._headers(window)
+
+    def _headers(self, window: deque[float]) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        if self.burst_limit:
+            headers["X-HubSpot-RateLimit-Max"] = str(self.burst_limit)
+            headers["X-HubSpot-RateLimit-Remaining"] = str(max(0, self.burst_limit - len(window)))
+            headers["X-HubSpot-RateLimit-Interval-Milliseconds"] = str(int(BURST_WINDOW_S * 1000))
+        if self.daily_limit:
+            headers["X-HubSpot-RateLimit-Daily"] = str(self.daily_limit)
+            headers["X-HubSpot-RateLimit-Daily-Remaining"] = str(
+                max(0, self.daily_limit - self._daily_used))
+        return headers
+
+
+class Faults:
+    """Injected failures, configured through ``POST /_sandbox/faults``."""
+
+    KEYS = {"error_rate", "statuses", "latency_ms", "drop_rate", "seed", "refuse"}
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.configure({})
+
+    def configure(self, cfg: dict[str, Any]) -> dict:
+        unknown = set(cfg) - self.KEYS
+        if unknown:
+            raise ValueError(f"unknown fault settings: {sorted(unknown)}")
+        error_rate = float(cfg.get("error_rate", 0) or 0)
+        drop_rate = float(cfg.get("drop_rate", 0) or 0)
+        if not (0 <= error_rate <= 1 and 0 <= drop_rate <= 1):
+            raise ValueError("error_rate and drop_rate must be between 0 and 1")
+        statuses = [int(s) for s in (cfg.get("statuses") or [500, 502, 503, 504])]
+        refuse = cfg.get("refuse") or []
+        for rule in refuse:
+            if not isinstance(rule, dict) or "property" not in rule or "equals" not in rule:
+                raise ValueError("each refuse rule needs 'property' and 'equals'")
+        with self._lock:
+            self.error_rate = error_rate
+            self.drop_rate = drop_rate
+            self.statuses = statuses
+            self.latency_ms = float(cfg.get("latency_ms", 0) or 0)
+            self.seed = cfg.get("seed")
+            self.refuse_rules = [{"property": str(r["property"]), "equals": r["equals"]}
+                                 for r in refuse]
+            self._rng = random.Random(self.seed)
+        return self.describe()
+
+    def clear(self) -> None:
+        self.configure({})
+
+    def describe(self) -> dict:
+        return {"error_rate": self.error_rate, "statuses": self.statuses,
+                "latency_ms": self.latency_ms, "drop_rate": self.drop_rate, "seed": self.seed,
+                "refuse": self.refuse_rules}
+
+    @property
+    def active(self) -> bool:
+        return bool(self.error_rate or self.drop_rate or self.latency_ms)
+
+    def decide(self) -> tuple[str | None, int | None]:
+        """('drop', None) / ('error', status) / (None, None) for one CRM request."""
+        with self._lock:
+            if self.drop_rate and self._rng.random() < self.drop_rate:
+                return "drop", None
+            if self.error_rate and self._rng.random() < self.error_rate:
+                return "error", self._rng.choice(self.statuses)
+        return None, None
+
+    def refusal(self, properties: dict[str, Any]) -> str | None:
+        """Why a batch input is refused, or None."""
+        for rule in self.refuse_rules:
+            name = rule["property"]
+            if name in properties and str(properties[name]) == str(rule["equals"]):
+                return (f"Property values were not valid: input refused by the sandbox "
+                        f"({name} = {rule['equals']!s})")
+        return None
+
+
+class Stats:
+    """Request counts by (method, route template, status)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: Counter[tuple[str, str, int]] = Counter()
+
+    def record(self, method: str, route: str, status: int) -> None:
+        with self._lock:
+            self._counts[(method, route, status)] += 1
+
+    def reset(self) -> None:
+        with self._lock:
+            self._counts.clear()
+
+    def snapshot(self) -> dict:
+        with self._lock:
+            items = sorted(self._counts.items())
+        return {"total": sum(c for _, c in items),
+                "requests": [{"method": m, "route": r, "status": s, "count": c}
+                             for (m, r, s), c in items]}
