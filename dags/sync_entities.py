@@ -10,6 +10,7 @@ pandas, SQLAlchemy, GX and every network call live inside the tasks.
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pendulum
 from airflow.sdk import Asset, CronDataIntervalTimetable, Param, dag, get_current_context, task
@@ -175,8 +176,6 @@ def build_entity_dag(mapping: EntityMapping):
 def build_broken_mapping_dag(path: str, message: str):
     """A broken mapping file still shows up, as a DAG whose only task fails with the message,
     so the data team sees what to fix; the other entities' DAGs are unaffected."""
-    from pathlib import Path
-
     entity = Path(path).stem
 
     @dag(dag_id=f"sync_{entity}", description=f"BROKEN MAPPING: {message.splitlines()[0]}",
@@ -194,7 +193,7 @@ def build_broken_mapping_dag(path: str, message: str):
 
 
 _MAPPINGS = load_mappings()
-for _mapping in _MAPPINGS.ordered():
-    build_entity_dag(_mapping)
-for _path, _message in sorted(_MAPPINGS.errors.items()):
-    build_broken_mapping_dag(_path, _message)
+# dag_id -> DAG (the @dag calls register themselves; this index is for tests and tools).
+DAGS = {m.dag_id: build_entity_dag(m) for m in _MAPPINGS.ordered()}
+DAGS.update((f"sync_{Path(path).stem}", build_broken_mapping_dag(path, message))
+            for path, message in sorted(_MAPPINGS.errors.items()))

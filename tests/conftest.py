@@ -1,0 +1,131 @@
+"""Shared test setup: an isolated AIRFLOW_HOME with its own metadata DB, and the sandboxes.
+
+AIRFLOW_HOME must be set before Airflow is first imported, hence the module-level setup.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+_HOME = Path(tempfile.mkdtemp(prefix="hubspot-sync-tests-"))
+os.environ["AIRFLOW_HOME"] = str(_HOME)
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
+os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(ROOT / "plugins")
+os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
+# The tests' own connections are set per fixture; never inherit the developer's.
+for _name in ("AIRFLOW_CONN_HUBSPOT_DEFAULT", "AIRFLOW_CONN_OFFICERND_DEFAULT",
+              "AIRFLOW_CONN_SYNC_WAREHOUSE"):
+    os.environ.pop(_name, None)
+
+POSTGRES_URL = os.environ.get("SYNC_TEST_POSTGRES_URL",
+                              "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
+
+
+def postgres_available(url: str = POSTGRES_URL) -> str | None:
+    """None when PostgreSQL answers at url, else the reason it does not."""
+    try:
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(url, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(sa.text("select 1"))
+        engine.dispose()
+        return None
+    except Exception as exc:  # any driver/connection failure means "not here"
+        return f"PostgreSQL not reachable at {url}: {type(exc).__name__}: {str(exc)[:120]}"
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The PostgreSQL URL; skips with the reason when no server answers, unless
+    REQUIRE_POSTGRES=1 (CI on this machine kind), where that is a failure."""
+    reason = postgres_available()
+    if reason:
+        if os.environ.get("REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"REQUIRE_POSTGRES=1 but {reason}")
+        pytest.skip(reason)
+    return POSTGRES_URL
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """A migrated Airflow metadata DB (SQLite) under the tests' AIRFLOW_HOME."""
+    from airflow.utils import db
+
+    db.initdb()
+    return _HOME
+
+
+def http_connection(host: str, **fields: object) -> str:
+    """An Airflow connection as the JSON an AIRFLOW_CONN_* variable holds."""
+    return json.dumps({"conn_type": "http", "host": host, **fields})
+
+
+@pytest.fixture
+def hubspot_sandbox() -> Iterator[object]:
+    """A fresh HubSpot sandbox (no rate limits, so tests run at full speed), wired to
+    the ``hubspot_default`` connection."""
+    from sandbox.hubspot import HubSpotSandbox
+
+    sandbox = HubSpotSandbox(port=0, burst_limit=0, search_limit=0).start()
+    previous = os.environ.get("AIRFLOW_CONN_HUBSPOT_DEFAULT")
+    os.environ["AIRFLOW_CONN_HUBSPOT_DEFAULT"] = http_connection(sandbox.url,
+                                                                 password="sandbox-token")
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()
+        _restore("AIRFLOW_CONN_HUBSPOT_DEFAULT", previous)
+
+
+@pytest.fixture
+def officernd_sandbox(request: pytest.FixtureRequest) -> Iterator[object]:
+    """A fresh OfficeRnD sandbox (seed 42, scale from the ``officernd_scale`` marker or 200),
+    wired to the ``officernd_default`` connection."""
+    from sandbox.officernd import OfficeRnDSandbox
+
+    marker = request.node.get_closest_marker("officernd_scale")
+    scale = marker.args[0] if marker else 200
+    sandbox = OfficeRnDSandbox(port=0, seed=42, scale=scale, rate_limit=0,
+                               token_rate_limit=0).start()
+    previous = os.environ.get("AIRFLOW_CONN_OFFICERND_DEFAULT")
+    os.environ["AIRFLOW_CONN_OFFICERND_DEFAULT"] = http_connection(
+        sandbox.url, login="sandbox-client", password="sandbox-secret",
+        extra={"org_slug": "sandbox", "token_url": f"{sandbox.url}/oauth/token"})
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()
+        _restore("AIRFLOW_CONN_OFFICERND_DEFAULT", previous)
+
+
+@pytest.fixture
+def warehouse_url(tmp_path: Path) -> Iterator[str]:
+    """A fresh SQLite warehouse, wired to the ``sync_warehouse`` connection."""
+    url = f"sqlite:///{tmp_path / 'warehouse.db'}"
+    previous = os.environ.get("AIRFLOW_CONN_SYNC_WAREHOUSE")
+    os.environ["AIRFLOW_CONN_SYNC_WAREHOUSE"] = json.dumps(
+        {"conn_type": "generic", "extra": {"url": url}})
+    try:
+        yield url
+    finally:
+        _restore("AIRFLOW_CONN_SYNC_WAREHOUSE", previous)
+
+
+def _restore(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "officernd_scale(n): members in the OfficeRnD sandbox")
