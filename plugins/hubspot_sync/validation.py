@@ -207,7 +207,7 @@ def plan_checks(mapping: EntityMapping, hubspot_properties: dict[str, dict]) -> 
                             {"column": f"__key__{column}"},
                             lambda v, k=key, o=noun: f"HubSpot allows one {o} per {k}",
                             value_column=column))
-    for i, spec in enumerate(mapping.expectations):
+    for spec in mapping.expectations:
         kwargs = dict(spec.kwargs)
         if spec.column is not None:
             kwargs["column"] = spec.column
@@ -388,6 +388,12 @@ def validate_rows(rows: pd.DataFrame, mapping: EntityMapping, hubspot_properties
     import pandas as pd
 
     checks = plan_checks(mapping, hubspot_properties)
+    empty_rejects = pd.DataFrame({c: pd.Series(dtype=object) for c in REJECT_COLUMNS})
+    total = len(rows)
+    if total == 0:  # nothing to write: no GX run, no Data Docs
+        return ValidationOutcome(valid=rows.copy(), rejects=empty_rejects, rule_counts={},
+                                 rejected_ratio=0.0, data_docs_path=None, checked=0,
+                                 entity=mapping.entity)
     missing = [c for c in ["source_id", "id_value", *(p.to for p in mapping.properties)]
                if c not in rows.columns]
     if missing:
@@ -399,12 +405,6 @@ def validate_rows(rows: pd.DataFrame, mapping: EntityMapping, hubspot_properties
             raise ValueError(f"mapping {mapping.entity}: expectation {check.rule} names column "
                              f"{check.value_column!r}, which is not a mapped property, "
                              "id_value or source_id")
-    empty_rejects = pd.DataFrame({c: pd.Series(dtype=object) for c in REJECT_COLUMNS})
-    total = len(rows)
-    if total == 0:
-        return ValidationOutcome(valid=rows.copy(), rejects=empty_rejects, rule_counts={},
-                                 rejected_ratio=0.0, data_docs_path=None, checked=0,
-                                 entity=mapping.entity)
 
     source_ids = rows["source_id"].astype(str).to_numpy(dtype=object)
     with_row = not pd.Index(source_ids).is_unique
