@@ -158,10 +158,12 @@ def _drop_nan(obj: Any) -> Any:
 def dumps(obj: Any) -> str:
     """JSON text for the warehouse: NaN/inf become null, dates ISO, numpy plain."""
     try:
-        return json.dumps(obj, default=_json_default, allow_nan=False, ensure_ascii=False)
+        return _ENCODE(obj)
     except ValueError:
-        return json.dumps(_drop_nan(obj), default=_json_default, allow_nan=False,
-                          ensure_ascii=False)
+        return _ENCODE(_drop_nan(obj))
+
+
+_ENCODE = json.JSONEncoder(default=_json_default, allow_nan=False, ensure_ascii=False).encode
 
 
 # --------------------------------------------------------------------------- tables
@@ -603,7 +605,7 @@ class Warehouse:
             if old is None:  # finished without start_run: log it anyway
                 conn.execute(insert(t).values(
                     entity=entity, run_id=run_id, started_at=values["finished_at"],
-                    **dict.fromkeys(COUNT_KEYS, 0), details={}))
+                    status=status, **dict.fromkeys(COUNT_KEYS, 0), details={}))
                 old_details: dict[str, Any] = {}
             else:
                 old_details = old[0] or {}
