@@ -49,6 +49,8 @@ stop:
 
 # Sandboxes + Airflow standalone on the embedded default; UI at http://localhost:8080.
 run: sandbox
+	$(BIN)/airflow db migrate >/dev/null
+	$(BIN)/airflow pools set hubspot_api 4 "Tasks that call HubSpot, shared by every entity DAG" >/dev/null
 	@echo "Airflow UI: http://localhost:8080  (login printed below by 'airflow standalone';"
 	@echo "            also in $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated)"
 	$(BIN)/airflow standalone
