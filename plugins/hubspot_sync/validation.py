@@ -246,7 +246,7 @@ def _custom_reason(expectation: str, column: str | None, kwargs: dict[str, Any],
         if template:
             try:
                 return template.format(value=value, property=column, column=column, **kwargs)
-            except (KeyError, IndexError, ValueError):
+            except (KeyError, IndexError, ValueError, TypeError):
                 return f"{template} (value {_q(value)})"
         args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
         return f"{column or 'record'} {_q(value)} fails {expectation}({args})"
