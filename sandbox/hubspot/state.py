@@ -1708,7 +1708,9 @@ class HubSpotState:
                     errors.append(err.batch_error())
             if results:
                 self._changed()
-            return self._batch_body(results, errors, started)
+            # The spec types this endpoint 200-only; failed inputs are listed in ``errors``.
+            _, out = self._batch_body(results, errors, started)
+            return 200, out
 
     def _default_link(self, from_t: str, fid: Any, to_t: str, tid: Any) -> dict:
         if self._exists(from_t, fid) is None:
