@@ -51,7 +51,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.schema import CreateSchema
 from sqlalchemy.types import TypeDecorator
@@ -391,7 +391,8 @@ def _dt_list(values: list[Any]) -> list[datetime | None]:
     return [None if v is pd.NaT else to_utc(v) for v in parsed.astype(object)]
 
 
-def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+def _chunks(items: Sequence[Any], size: int | None = None) -> Iterator[Sequence[Any]]:
+    size = min(size or CHUNK, CHUNK)
     for i in range(0, len(items), size):
         yield items[i:i + size]
 
@@ -427,7 +428,7 @@ def normalise_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.query:
         query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-                 if k not in ("__extra__", "url", "sqlalchemy_url")]
+                 if k not in ("__extra__", "url", "sqlalchemy_url", "warehouse_schema")]
         url = urlunsplit(parts._replace(query=urlencode(query)))
     return url
 
@@ -469,17 +470,17 @@ class Warehouse:
     def __init__(self, url: str, *, schema: str | None = None,
                  engine_kwargs: Mapping[str, Any] | None = None) -> None:
         self.url = url
+        parsed = make_url(url)
         kwargs: dict[str, Any] = {"json_serializer": dumps}
-        is_sqlite = url.startswith("sqlite")
-        if is_sqlite:
+        if parsed.get_backend_name() == "sqlite":
             kwargs["connect_args"] = {"timeout": 60}
-            path = url.split("///", 1)[1].split("?", 1)[0] if "///" in url else ""
-            if path and path != ":memory:":
+            path = parsed.database or ""
+            if path and path != ":memory:" and not path.startswith("file:"):
                 Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
         else:
             kwargs["pool_pre_ping"] = True
         kwargs.update(engine_kwargs or {})
-        self.engine: Engine = create_engine(url, **kwargs)
+        self.engine: Engine = create_engine(parsed, **kwargs)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self.schema = None if self.engine.dialect.name == "sqlite" else schema
@@ -490,16 +491,24 @@ class Warehouse:
 
     @classmethod
     def from_airflow(cls, conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> Warehouse:
-        """The warehouse of Airflow connection ``conn_id``, else the SQLite default."""
+        """The warehouse of Airflow connection ``conn_id``, else the SQLite default.
+
+        Connection extra may hold ``url`` / ``sqlalchemy_url`` and ``warehouse_schema``
+        (a PostgreSQL schema for the tables).
+        """
         try:
             from airflow.sdk import BaseHook
 
             conn = BaseHook.get_connection(conn_id)
         except Exception as exc:  # AirflowNotFoundException or any other lookup failure
             url = default_sqlite_url()
-            log.info("Connection %r not available (%s); warehouse is %s", conn_id,
-                     type(exc).__name__, url)
+            level = logging.INFO if "NotFound" in type(exc).__name__ else logging.WARNING
+            log.log(level, "Connection %r not available (%s: %s); warehouse is %s", conn_id,
+                    type(exc).__name__, exc, url)
             return cls(url, **kwargs)
+        extra = getattr(conn, "extra_dejson", None) or {}
+        if extra.get("warehouse_schema") and "schema" not in kwargs:
+            kwargs["schema"] = str(extra["warehouse_schema"])
         return cls(url_from_connection(conn), **kwargs)
 
     def __repr__(self) -> str:
@@ -622,7 +631,7 @@ class Warehouse:
         return dict(row) if row else None
 
     def runs(self, entity: str | None = None, limit: int = 50) -> pd.DataFrame:
-        """Latest runs first (all entities unless ``entity``)."""
+        """Latest runs first (all entities unless ``entity``; ``limit=0``: no limit)."""
         t = self.tables["sync_runs"]
         q = select(*[t.c[c] for c in RUN_COLUMNS]).order_by(t.c.started_at.desc(),
                                                              t.c.run_id.desc())
@@ -793,8 +802,9 @@ class Warehouse:
                     rj.c.entity == entity, rj.c.resolved_at.is_(None), cond)
                 for rid, sid, rule, prop in conn.execute(q):
                     seen[(sid, rule, prop)] = rid
-            conn.execute(delete(ev).where(ev.c.entity == entity, ev.c.run_id == run_id,
-                                          ev.c.reject_id.in_([seen[k] for k in incoming])))
+            for chunk in _chunks([seen[k] for k in incoming]):
+                conn.execute(delete(ev).where(ev.c.entity == entity, ev.c.run_id == run_id,
+                                              ev.c.reject_id.in_(list(chunk))))
             events = [{"entity": entity, "run_id": run_id, "reject_id": seen[k],
                        "value": r["value"], "reason": r["reason"], "seen_at": now}
                       for k, r in incoming.items()]

@@ -373,12 +373,21 @@ def test_id_map_upsert_updates(wh):
     assert _aware_utc(row["updated_at"]) and row["hubspot_object"] == "contacts"
 
 
-def test_id_map_many_ids(wh):
-    pairs = [(f"s{i}", f"h{i}") for i in range(12_000)]
+def test_chunked_statements(wh, monkeypatch):
+    """IN lists and executemany batches are chunked (small chunks here, 10,000 for real)."""
+    monkeypatch.setattr(wmod, "CHUNK", 70)
+    pairs = [(f"s{i}", f"h{i}") for i in range(500)]
     wh.upsert_id_map(E, "contacts", "r1", pairs)
     got = wh.id_map(E, [p[0] for p in pairs])
-    assert len(got) == 12_000 and got["s11999"] == "h11999"
-    assert len(wh.source_ids_for(E, [p[1] for p in pairs])) == 12_000
+    assert len(got) == 500 and got["s499"] == "h499"
+    assert len(wh.source_ids_for(E, [p[1] for p in pairs])) == 500
+    wh.write_delta(E, "r1", [{"source_id": f"s{i}", "action": "unchanged"} for i in range(300)])
+    assert len(wh.read_delta(E, "r1")) == 300
+    rejects = [{"source_id": f"s{i}", "rule": "email", "property": "email"} for i in range(300)]
+    wh.record_rejects(E, "r1", rejects)
+    wh.record_rejects(E, "r2", rejects)
+    assert len(wh.open_rejects(E)) == 300 and len(wh.rejects_for_run(E, "r2")) == 300
+    assert wh.resolve_rejects(E, "r3", [f"s{i}" for i in range(300)]) == 300
 
 
 # --------------------------------------------------------------------------- associations
@@ -527,7 +536,12 @@ def test_from_airflow_reads_the_connection(monkeypatch, tmp_path):
     w = Warehouse.from_airflow()
     assert w.dialect == "postgresql" and w.engine.url.drivername == "postgresql+psycopg2"
     assert (w.engine.url.host, w.engine.url.database) == ("db.example", "warehouse")
-    assert "s3cret" not in repr(w)
+    assert "s3cret" not in repr(w) and w.schema is None
+    monkeypatch.setenv("AIRFLOW_CONN_SYNC_WAREHOUSE", json.dumps(
+        {"conn_type": "postgres", "host": "db.example", "schema": "warehouse",
+         "extra": {"warehouse_schema": "hubspot_sync"}}))
+    w = Warehouse.from_airflow()
+    assert w.schema == "hubspot_sync" and not w.engine.url.query
     monkeypatch.setenv("AIRFLOW_CONN_OTHER_WH", json.dumps(
         {"conn_type": "generic", "extra": {"sqlalchemy_url": f"sqlite:///{tmp_path}/o.db"}}))
     assert Warehouse.from_airflow("other_wh").dialect == "sqlite"
