@@ -80,6 +80,7 @@ class HubSpotError(Exception):
         """This error as one entry of a 207 ``errors`` list (``StandardError``)."""
         context = dict(self.context or {})
         if ids is not None:
+            context.pop("id", None)
             context["ids"] = ids
         if trace is not None:
             context["objectWriteTraceId"] = [trace]
