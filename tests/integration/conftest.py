@@ -1,6 +1,8 @@
 """Fixtures for the integration tests: both sandboxes, each started once per session and
-reset before every test that uses it. Tests skip (with the reason) when a sandbox package
-cannot be imported yet."""
+reset before every test that uses it (``hs_sandbox``, ``ornd_sandbox``). Unlike the shared
+fixtures in tests/conftest.py these keep the sandboxes' default rate limits on, so the
+clients' pacing and 429 handling are exercised. Tests skip (with the reason) when a sandbox
+package cannot be imported."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ def _hubspot_server():
 
 
 @pytest.fixture
-def hubspot_sandbox(_hubspot_server):
+def hs_sandbox(_hubspot_server):
     _hubspot_server.reset()
     yield _hubspot_server
     _hubspot_server.reset()
@@ -31,6 +33,6 @@ def _officernd_server():
 
 
 @pytest.fixture
-def officernd_sandbox(_officernd_server):
+def ornd_sandbox(_officernd_server):
     _officernd_server.reset()
     yield _officernd_server

@@ -31,12 +31,12 @@ def _upsert_calls(sandbox) -> int:
 
 
 @pytest.fixture
-def portal(hubspot_sandbox):
+def portal(hs_sandbox):
     """The sandbox with the custom unique id property on contacts and companies."""
-    setup = _hook(hubspot_sandbox)
+    setup = _hook(hs_sandbox)
     for object_type in ("contacts", "companies"):
         setup.ensure_properties(object_type, [ID_PROP])
-    return hubspot_sandbox
+    return hs_sandbox
 
 
 def test_upsert_250_contacts_takes_3_write_calls(portal):

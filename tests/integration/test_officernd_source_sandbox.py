@@ -37,8 +37,8 @@ def _fresh_tokens():
 
 
 @pytest.mark.parametrize("resource", ["members", "companies", "contracts"])
-def test_window_extract_agrees_with_a_scan(officernd_sandbox, resource):
-    source = _source(officernd_sandbox)
+def test_window_extract_agrees_with_a_scan(ornd_sandbox, resource):
+    source = _source(ornd_sandbox)
     everything = list(source.extract(resource, None, None))
     stamps = sorted(_ts(r["modifiedAt"]) for r in everything)
     assert len(everything) > 50
@@ -50,54 +50,54 @@ def test_window_extract_agrees_with_a_scan(officernd_sandbox, resource):
         assert len(got) == len(set(got)) and set(got) == expected
 
 
-def test_mutations_are_exactly_the_next_window(officernd_sandbox):
-    source = _source(officernd_sandbox)
-    officernd_sandbox.advance_clock(3 * 3600)
-    since = officernd_sandbox.now()
-    changed = officernd_sandbox.mutate(resource="members", update=12, create=4, delete=2, seed=5)
-    officernd_sandbox.advance_clock(60)
-    until = officernd_sandbox.now()
+def test_mutations_are_exactly_the_next_window(ornd_sandbox):
+    source = _source(ornd_sandbox)
+    ornd_sandbox.advance_clock(3 * 3600)
+    since = ornd_sandbox.now()
+    changed = ornd_sandbox.mutate(resource="members", update=12, create=4, delete=2, seed=5)
+    ornd_sandbox.advance_clock(60)
+    until = ornd_sandbox.now()
     got = {r["_id"] for r in source.extract("members", since, until)}
     assert got == set(changed["updated"]) | set(changed["created"])
     assert not got & set(changed["deleted"])
     assert list(source.extract("members", until, until + timedelta(hours=1))) == []
 
 
-def test_plans_have_no_change_filter(officernd_sandbox):
-    source = _source(officernd_sandbox)
+def test_plans_have_no_change_filter(ornd_sandbox):
+    source = _source(ornd_sandbox)
     all_plans = list(source.extract("plans", None, None, changed_at=None))
     windowed = list(source.extract("plans", datetime(2000, 1, 1, tzinfo=UTC),
                                    datetime(2000, 1, 2, tzinfo=UTC), changed_at=None))
     assert all_plans and [p["_id"] for p in windowed] == [p["_id"] for p in all_plans]
 
 
-def test_one_token_for_many_extracts_and_sources(officernd_sandbox):
-    before = _token_calls(officernd_sandbox)
+def test_one_token_for_many_extracts_and_sources(ornd_sandbox):
+    before = _token_calls(ornd_sandbox)
     for _ in range(3):
-        source = _source(officernd_sandbox)
+        source = _source(ornd_sandbox)
         for resource in ("members", "companies", "plans", "contracts"):
             assert list(source.extract(resource, None, None))
-    assert _token_calls(officernd_sandbox) - before == 1
+    assert _token_calls(ornd_sandbox) - before == 1
 
 
-def test_expired_token_is_refreshed_once(officernd_sandbox):
-    source = _source(officernd_sandbox)
+def test_expired_token_is_refreshed_once(ornd_sandbox):
+    source = _source(ornd_sandbox)
     first = list(source.extract("companies", None, None))
-    officernd_sandbox.expire_tokens()
+    ornd_sandbox.expire_tokens()
     again = list(source.extract("companies", None, None))
     assert [c["_id"] for c in again] == [c["_id"] for c in first]
     assert source.calls[("POST", "/oauth/token")] == 2
 
 
-def test_429_waits_for_retry_after(officernd_sandbox):
+def test_429_waits_for_retry_after(ornd_sandbox):
     waits: list[float] = []
-    limits = officernd_sandbox.limits
+    limits = ornd_sandbox.limits
 
     def sleep(seconds: float) -> None:  # stands in for the wait: the window frees at once
         waits.append(seconds)
         limits.clear()
 
-    source = _source(officernd_sandbox, sleep=sleep)
+    source = _source(ornd_sandbox, sleep=sleep)
     list(source.extract("plans", None, None))  # token taken before the limit bites
     limits.reads.set_limit(2)
     try:
@@ -105,14 +105,14 @@ def test_429_waits_for_retry_after(officernd_sandbox):
     finally:
         limits.reads.set_limit(400)
         limits.clear()
-    assert len(members) == len(list(_source(officernd_sandbox).extract("members")))
+    assert len(members) == len(list(_source(ornd_sandbox).extract("members")))
     assert waits and all(w >= 1 for w in waits)
 
 
-def test_get_many_by_id_and_by_scan(officernd_sandbox):
-    members = list(_source(officernd_sandbox).extract("members"))
+def test_get_many_by_id_and_by_scan(ornd_sandbox):
+    members = list(_source(ornd_sandbox).extract("members"))
     ids = [m["_id"] for m in members]
-    source = _source(officernd_sandbox)
+    source = _source(ornd_sandbox)
     few = source.get_many("members", ids[:3] + ["0" * 24])
     assert set(few) == set(ids[:3]) and source.calls[("GET", "/members/{id}")] == 4
     assert source.get_many("members", ids[:3]) == few  # cached: no new calls
@@ -122,8 +122,8 @@ def test_get_many_by_id_and_by_scan(officernd_sandbox):
     assert source.calls[("GET", "/members")] == -(-len(ids) // 50)
 
 
-def test_source_for_uses_the_airflow_connection(officernd_sandbox, monkeypatch):
-    sb = officernd_sandbox
+def test_source_for_uses_the_airflow_connection(ornd_sandbox, monkeypatch):
+    sb = ornd_sandbox
     monkeypatch.setenv("AIRFLOW_CONN_OFFICERND_DEFAULT", json.dumps({
         "conn_type": "http", "host": sb.url, "login": "sandbox-client",
         "password": "sandbox-secret",

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, create_engine, literal_column, select, text
+from sqlalchemy import MetaData, Table, bindparam, create_engine, literal_column, select, text
 from sqlalchemy.engine import Engine
 
 from hubspot_sync.sources.base import SOURCE_DEFAULT, Source, as_utc, iso_ms
@@ -61,6 +61,7 @@ class SQLSource(Source):
         self.name = name
         self._engine = engine
         self._samples: dict[tuple[str, str], Any] = {}
+        self._tables: dict[str, Table] = {}
 
     # ------------------------------------------------------------------ engine
     @property
@@ -74,25 +75,36 @@ class SQLSource(Source):
             self._engine.dispose()
 
     def _source(self, resource: str | None) -> Any:
-        """The FROM clause for a resource: the configured table/query, or a table by name."""
-        own = resource in (None, "", self.name, self.table)
-        preparer = self.engine.dialect.identifier_preparer
+        """The FROM clause for a resource: the configured query (a textual subquery), or a
+        table reflected once (so column types, e.g. SQLite DATETIME, are converted)."""
+        own = resource in (None, "", self.name, self.table) or (
+            self.table is not None and resource == self.table.split(".")[-1])
         if own and self.query:
             return text(f"({self.query}) AS src")
         name = self.table if own and self.table else resource
         if not name:
             raise ValueError("SQLSource has no table or query for this resource")
-        quoted = ".".join(preparer.quote(part) for part in name.split("."))
-        return text(quoted)
+        if name not in self._tables:
+            schema, _, table_name = name.rpartition(".")
+            self._tables[name] = Table(table_name, MetaData(), schema=schema or None,
+                                       autoload_with=self.engine)
+        return self._tables[name]
 
-    def _col(self, name: str) -> Any:
+    def _col(self, source: Any, name: str) -> Any:
+        if isinstance(source, Table):
+            return source.c[name]
         return literal_column(self.engine.dialect.identifier_preparer.quote(name))
+
+    def _select(self, source: Any) -> Any:
+        return select(source) if isinstance(source, Table) else \
+            select(literal_column("*")).select_from(source)
 
     def _sample(self, resource: str | None, column: str) -> Any:
         key = (resource or "", column)
         if key not in self._samples:
-            stmt = (select(self._col(column)).select_from(self._source(resource))
-                    .where(self._col(column).is_not(None)).limit(1))
+            source = self._source(resource)
+            col = self._col(source, column)
+            stmt = select(col).select_from(source).where(col.is_not(None)).limit(1)
             with self.engine.connect() as conn:
                 self.calls[("SELECT", "sample")] += 1
                 self._samples[key] = conn.execute(stmt).scalar()
@@ -105,15 +117,16 @@ class SQLSource(Source):
         """Rows whose change column lies in ``[since, until)`` (bound parameters); every
         row when the column is None or both bounds are None."""
         column = self.changed_at if changed_at == SOURCE_DEFAULT else changed_at
-        stmt = select(literal_column("*")).select_from(self._source(resource))
+        source = self._source(resource)
+        stmt = self._select(source)
         params: dict[str, Any] = {}
         if column and (since is not None or until is not None):
             sample = self._sample(resource, column)
             if since is not None:
-                stmt = stmt.where(self._col(column) >= bindparam("since"))
+                stmt = stmt.where(self._col(source, column) >= bindparam("since"))
                 params["since"] = _bound(since, sample)
             if until is not None:
-                stmt = stmt.where(self._col(column) < bindparam("until"))
+                stmt = stmt.where(self._col(source, column) < bindparam("until"))
                 params["until"] = _bound(until, sample)
         with self.engine.connect() as conn:
             self.calls[("SELECT", "extract")] += 1
@@ -130,8 +143,9 @@ class SQLSource(Source):
         values: list[Any] = wanted
         if isinstance(sample, int) and not isinstance(sample, bool):
             values = [int(i) for i in wanted if re.fullmatch(r"-?\d+", i)]
-        stmt = (select(literal_column("*")).select_from(self._source(resource))
-                .where(self._col(self.id_column).in_(bindparam("ids", expanding=True))))
+        source = self._source(resource)
+        stmt = self._select(source).where(
+            self._col(source, self.id_column).in_(bindparam("ids", expanding=True)))
         found: dict[str, dict[str, Any]] = {}
         with self.engine.connect() as conn:
             for start in range(0, len(values), ID_CHUNK):
@@ -172,14 +186,22 @@ def _bound(value: datetime, sample: Any) -> Any:
 
 
 def _like(sample: str, value: datetime) -> str:
+    """``value`` written like ``sample``, rounded up to the sample's precision: stored values
+    are multiples of it, so ``stored >= bound`` and ``stored < bound`` keep their meaning."""
     if len(sample) == 10:  # a date only
-        return value.date().isoformat()
+        day = value.date()
+        if value.time() != datetime.min.time():
+            day += timedelta(days=1)
+        return day.isoformat()
     sep = "T" if "T" in sample else " "
     match = _FRACTION.search(sample)
     digits = len(match.group(1)) if match and match.group(1) else 0
+    unit = 10 ** (6 - min(digits, 6))
+    if value.microsecond % unit:
+        value += timedelta(microseconds=unit - value.microsecond % unit)
     out = value.strftime(f"%Y-%m-%d{sep}%H:%M:%S")
     if digits:
-        out += "." + f"{value.microsecond:06d}"[:digits].ljust(digits, "0")
+        out += "." + f"{value.microsecond:06d}"[:digits].ljust(digits, "0")  # >6: zero-pad
     if sample.endswith(("Z", "z")):
         out += "Z"
     elif _OFFSET.search(sample):
