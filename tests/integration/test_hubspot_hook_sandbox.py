@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from hubspot_sync.hubspot import HubSpotHook
+from hubspot_sync.hubspot import HubSpotError, HubSpotHook
 from hubspot_sync.retry import Backoff
 
 ID_PROP = {"name": "officernd_id", "label": "OfficeRnD id", "type": "string",
@@ -166,3 +166,34 @@ def test_airflow_connection_default_path(portal, monkeypatch):
         {"conn_type": "http", "host": portal.url, "password": "sandbox-token"}))
     hook = HubSpotHook()
     assert "email" in hook.get_properties("contacts")
+
+
+def test_paces_on_rate_limit_headers_instead_of_hitting_429(monkeypatch):
+    hubspot = pytest.importorskip("sandbox.hubspot")
+    limits = pytest.importorskip("sandbox.hubspot.limits")
+    monkeypatch.setattr(limits, "BURST_WINDOW_S", 1.0)  # a 1 s window keeps the test quick
+    sandbox = hubspot.HubSpotSandbox(port=0, burst_limit=8).start()
+    try:
+        hook = _hook(sandbox, min_remaining=2)
+        for _ in range(24):
+            hook.get_properties("contacts")
+        statuses = {r["status"] for r in sandbox.stats()["requests"]}
+        assert statuses == {200}, sandbox.stats()
+        assert hook.call_count == 24 and hook.slept_for_rate_limit > 0
+    finally:
+        sandbox.stop()
+
+
+def test_daily_limit_is_not_retried():
+    hubspot = pytest.importorskip("sandbox.hubspot")
+    sandbox = hubspot.HubSpotSandbox(port=0, daily_limit=2).start()
+    try:
+        hook = _hook(sandbox)
+        hook.get_properties("contacts")
+        hook.get_properties("companies")
+        with pytest.raises(HubSpotError) as info:
+            hook.batch_upsert("contacts", _contacts(3), "officernd_id")
+        assert info.value.status == 429 and info.value.category == "DAILY_LIMIT"
+        assert hook.call_count == 3
+    finally:
+        sandbox.stop()
