@@ -42,7 +42,6 @@ def client(hs):
 def http(hs):
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {TOKEN}"
-    session.base = hs.url  # type: ignore[attr-defined]
     yield session
     session.close()
 
