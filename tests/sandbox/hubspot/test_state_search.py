@@ -199,3 +199,22 @@ def test_search_index_lag():
     assert state.search("contacts", query)["total"] == 1  # archive not yet visible
     time.sleep(0.2)
     assert state.search("contacts", query)["total"] == 0
+
+
+def test_date_property_filters_compare_as_dates(state):
+    state.create_property("deals", {"name": "start_on", "label": "Start", "type": "date",
+                                    "fieldType": "date", "groupName": "dealinformation"})
+    early = state.create_object("deals", {"dealname": "e", "start_on": "2024-01-05"})["id"]
+    late = state.create_object("deals", {"dealname": "l", "start_on": "2024-11-20"})["id"]
+    r = state.search("deals", {"filterGroups": [{"filters": [
+        f("start_on", "GTE", "2024-06-01")]}]})
+    assert ids(r) == [late]
+    r = state.search("deals", {"filterGroups": [{"filters": [
+        f("start_on", "LT", "1717200000000")]}]})  # 2024-06-01 in epoch ms
+    assert ids(r) == [early]
+    r = state.search("deals", {"filterGroups": [{"filters": [
+        f("start_on", "EQ", "2024-01-05")]}]})
+    assert ids(r) == [early]
+    r = state.search("deals", {"sorts": [{"propertyName": "start_on",
+                                          "direction": "DESCENDING"}]})
+    assert ids(r) == [late, early]
