@@ -229,6 +229,14 @@ class HubSpotHook(HttpHook):
             self._session.close()
             self._session = None
 
+    def test_connection(self) -> tuple[bool, str]:
+        """Airflow's "Test" button: read the contact property list with the token."""
+        try:
+            count = len(self.get_properties("contacts"))
+        except Exception as exc:  # any failure is the answer the UI shows
+            return False, str(exc)
+        return True, f"HubSpot answered: {count} contact properties"
+
     # ------------------------------------------------------------------ accounting
     @property
     def call_count(self) -> int:
@@ -527,6 +535,20 @@ class HubSpotHook(HttpHook):
     def _batch_write(self, object_type: str, action: str, prepared: list[dict]) -> BatchOutcome:
         outcome = BatchOutcome()
         path = {"objectType": object_type, "action": action}
+        if action in ("upsert", "update"):
+            # HubSpot refuses a whole batch naming one record twice; send the first input for
+            # an id and report the others instead of bisecting them one by one.
+            seen: set[str] = set()
+            unique = []
+            for item in prepared:
+                if item["id"] in seen:
+                    outcome.errors.append(RowError(
+                        item["objectWriteTraceId"], item["id"], "0", "DUPLICATE_INPUT",
+                        f"another input of this call already writes id {item['id']}; not sent"))
+                    continue
+                seen.add(item["id"])
+                unique.append(item)
+            prepared = unique
         for chunk in _chunks(prepared, BATCH_SIZE):
             self._write_chunk(R_BATCH, path, list(chunk), outcome, _object_input_id,
                               _map_object_error)

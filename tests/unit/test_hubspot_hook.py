@@ -499,3 +499,23 @@ def test_uses_the_airflow_connection(serve, monkeypatch):
     assert request["headers"]["Authorization"] == "Bearer sandbox-token"
     assert HubSpotHook.conn_name_attr == "hubspot_conn_id"
     assert HubSpotHook.default_conn_name == "hubspot_default"
+
+
+def test_duplicate_ids_in_one_call_are_reported_not_sent(serve):
+    server = serve(_upsert_server())
+    hook, _ = make_hook(server.url)
+    inputs = _inputs(3) + [{"id": "s1", "properties": {"email": "again@x.io"}}]
+    outcome = hook.batch_upsert("contacts", inputs, "officernd_id",
+                                trace_ids=["a", "b", "c", "d"])
+    assert len(outcome.results) == 3 and hook.write_call_count == 1
+    assert [(e.trace_id, e.input_id, e.category) for e in outcome.errors] == [
+        ("d", "s1", "DUPLICATE_INPUT")]
+
+
+def test_test_connection(serve):
+    server = serve(scripted([], then=(200, {}, {"results": [{"name": "email"}]})))
+    hook, _ = make_hook(server.url)
+    assert hook.test_connection() == (True, "HubSpot answered: 1 contact properties")
+    bad, _ = make_hook("http://127.0.0.1:9", max_attempts=1)
+    ok, message = bad.test_connection()
+    assert not ok and "NETWORK_ERROR" in message
