@@ -842,6 +842,8 @@ class HubSpotState:
         if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
             raise validation_error("Invalid input JSON: inputs is required")
         inputs = body["inputs"]
+        if not all(isinstance(i, dict) for i in inputs):
+            raise validation_error("Invalid input JSON: each input must be an object")
         if len(inputs) > max_inputs:
             raise validation_error(
                 f"Too many inputs: {len(inputs)}. The maximum number of inputs supported in a "
@@ -1589,9 +1591,14 @@ class HubSpotState:
     def _check_create_associations(self, otype: str, associations: list) -> list[tuple]:
         """v3 create's ``associations`` list -> [(to_type, to_id, type_id)]."""
         out = []
+        if not isinstance(associations, list) or not all(
+                isinstance(a, dict) and isinstance(a.get("to") or {}, dict)
+                and all(isinstance(t, dict) for t in a.get("types") or [])
+                for a in associations):
+            raise validation_error("Invalid input JSON: malformed associations")
         for a in associations:
-            to_id = ((a or {}).get("to") or {}).get("id")
-            types = (a or {}).get("types") or []
+            to_id = (a.get("to") or {}).get("id")
+            types = a.get("types") or []
             found = None
             for t in types:
                 tid = t.get("associationTypeId")

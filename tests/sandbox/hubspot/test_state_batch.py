@@ -245,3 +245,19 @@ def test_batch_calls_scale_with_batch_not_store(state):
             for i in range(k * 100, k * 100 + 100)]})
         assert status == 200
     assert time.perf_counter() - started < 1.0
+
+
+@pytest.mark.parametrize("body", [{}, {"inputs": "x"}, {"inputs": [1, 2]}])
+def test_malformed_batch_bodies_are_400(state, body):
+    for call in (state.batch_create, state.batch_update, state.batch_upsert, state.batch_read):
+        with pytest.raises(HubSpotError) as exc:
+            call("contacts", body)
+        assert exc.value.status == 400
+    with pytest.raises(HubSpotError):
+        state.assoc_batch_create("contacts", "companies", body)
+
+
+def test_malformed_create_associations_are_400(state):
+    with pytest.raises(HubSpotError) as exc:
+        state.create_object("deals", {"dealname": "x"}, [{"to": "1", "types": ["x"]}])
+    assert exc.value.status == 400
