@@ -63,6 +63,7 @@ def test_mutate_is_deterministic_with_seed():
     results = []
     for _ in range(2):
         with OfficeRnDSandbox(port=0, seed=5, scale=200, anchor=ANCHOR) as s:
+            s.set_clock(ANCHOR + timedelta(hours=1))  # new _ids embed the clock's second
             out = s.mutate("contracts", update=5, create=2, delete=1, seed=99)
             recs = {i: s.state.get("contracts", i) for i in out["updated"]}
             results.append((out, {i: (r["plans"], r["endDate"], r["baseTotal"]) for i, r in recs.items()}))
