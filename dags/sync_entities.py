@@ -9,6 +9,7 @@ pandas, SQLAlchemy, GX and every network call live inside the tasks.
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,6 +24,10 @@ START = pendulum.datetime(2020, 1, 1, tz="UTC")
 # Every task that calls HubSpot runs in this pool, shared by all entity DAGs, so the
 # portal's rate limit is spent by a bounded number of concurrent writers.
 HUBSPOT_POOL = "hubspot_api"
+# Tasks that talk to an API retry on top of the clients' own backoff (an outage longer
+# than a request's retries); the pure-computation tasks fail fast, a retry would not help.
+NETWORK_RETRIES = {"retries": int(os.environ.get("SYNC_TASK_RETRIES", "2")),
+                   "retry_delay": timedelta(minutes=1), "retry_exponential_backoff": True}
 
 PARAMS = {
     "full_refresh": Param(False, type="boolean", title="Full refresh",
@@ -71,11 +76,10 @@ def build_entity_dag(mapping: EntityMapping):
         doc_md=doc,
         tags=["hubspot-sync", *mapping.tags],
         params=PARAMS,
-        default_args={"owner": "data-eng", "retries": 2, "retry_delay": timedelta(minutes=1),
-                      "retry_exponential_backoff": True},
+        default_args={"owner": "data-eng", "retries": 0},
     )
     def entity_dag():
-        @task(pool=HUBSPOT_POOL)
+        @task(pool=HUBSPOT_POOL, **NETWORK_RETRIES)
         def ensure_properties() -> dict:
             """Create the id property and missing custom properties; check value maps."""
             from hubspot_sync.pipeline import ConfigurationError
@@ -86,7 +90,7 @@ def build_entity_dag(mapping: EntityMapping):
             except ConfigurationError as exc:
                 raise AirflowFailException(str(exc)) from exc
 
-        @task
+        @task(**NETWORK_RETRIES)
         def extract_source() -> dict:
             """The entity's records changed in the run's window, into the source snapshot."""
             from hubspot_sync.pipeline import extract_source as step
@@ -101,7 +105,7 @@ def build_entity_dag(mapping: EntityMapping):
                 run.warehouse.last_successful_window_end(mapping.entity))
             return step(run, window)
 
-        @task(pool=HUBSPOT_POOL)
+        @task(pool=HUBSPOT_POOL, **NETWORK_RETRIES)
         def extract_hubspot(definitions: dict, extracted: dict) -> dict:
             """HubSpot's current side of exactly those records (by id property, then match keys)."""
             from hubspot_sync.pipeline import extract_hubspot as step
@@ -131,14 +135,14 @@ def build_entity_dag(mapping: EntityMapping):
             except RejectThresholdExceeded as exc:
                 raise AirflowFailException(str(exc)) from exc
 
-        @task(pool=HUBSPOT_POOL)
+        @task(pool=HUBSPOT_POOL, **NETWORK_RETRIES)
         def load(validation: dict) -> dict:
             """Batched upserts (100 a call) of the validated rows; per-row outcomes; id map."""
             from hubspot_sync.pipeline import load as step
 
             return step(_entity_run(mapping))
 
-        @task(pool=HUBSPOT_POOL)
+        @task(pool=HUBSPOT_POOL, **NETWORK_RETRIES)
         def associate(loaded: dict) -> dict:
             """Associations v4 for this run's records; targets not yet synced wait for the next."""
             from hubspot_sync.pipeline import associate as step

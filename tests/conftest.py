@@ -20,6 +20,8 @@ os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
 os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(ROOT / "plugins")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
+# A failing task in dag.test() must fail the test now, not after minutes of retry delays.
+os.environ["SYNC_TASK_RETRIES"] = "0"
 # The tests' own connections are set per fixture; never inherit the developer's.
 for _name in ("AIRFLOW_CONN_HUBSPOT_DEFAULT", "AIRFLOW_CONN_OFFICERND_DEFAULT",
               "AIRFLOW_CONN_SYNC_WAREHOUSE"):

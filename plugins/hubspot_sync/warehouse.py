@@ -224,6 +224,8 @@ def build_tables(metadata: MetaData) -> dict[str, Table]:
         Column("before", _JSON),
         Column("after", _JSON),
         Column("reason", Text),
+        Column("matched_by", KEY),
+        Column("changed_at", UTCDateTime),
     )
     rejects = Table(
         "rejects", metadata,
@@ -299,7 +301,7 @@ SOURCE_SNAPSHOT_COLUMNS = ["source_id", "changed_at", "properties", "links", "sk
                            "problems", "raw"]
 HUBSPOT_SNAPSHOT_COLUMNS = ["source_id", "hubspot_id", "matched_by", "properties"]
 DELTA_COLUMNS = ["source_id", "hubspot_id", "action", "changed_fields", "before", "after",
-                 "reason"]
+                 "reason", "matched_by", "changed_at"]
 LOAD_OUTCOME_COLUMNS = ["source_id", "hubspot_id", "action", "status", "category", "message"]
 REJECT_COLUMNS = ["entity", "run_id", "first_run_id", "source_id", "rule", "property", "value",
                   "reason", "source", "category", "times_seen", "first_seen_at", "last_seen_at",
@@ -699,7 +701,7 @@ class Warehouse:
                      "properties": "json"}
     _DELTA_SPEC = {"source_id": "key", "hubspot_id": "key", "action": "key",
                    "changed_fields": "json", "before": "json", "after": "json",
-                   "reason": "text"}
+                   "reason": "text", "matched_by": "key", "changed_at": "dt"}
     _OUTCOME_SPEC = {"source_id": "key", "hubspot_id": "key", "action": "key", "status": "key",
                      "category": "key", "message": "text"}
 
@@ -732,7 +734,7 @@ class Warehouse:
                    actions: Sequence[str] | None = None) -> pd.DataFrame:
         t = self.tables["delta"]
         where = t.c.action.in_(list(actions)) if actions is not None else None
-        return self._read("delta", entity, run_id, DELTA_COLUMNS, where=where)
+        return self._read("delta", entity, run_id, DELTA_COLUMNS, where=where, dt=("changed_at",))
 
     def write_load_outcomes(self, entity: str, run_id: str, rows: Rows,
                             replace: bool = True) -> int:
