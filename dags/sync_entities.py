@@ -98,10 +98,10 @@ def build_entity_dag(mapping: EntityMapping):
 
             context = get_current_context()
             run = _entity_run(mapping)
-            dag_run = context["dag_run"]
+            run_type = context["dag_run"].run_type
             window = resolve_window(
                 context["params"], context.get("data_interval_start"),
-                context.get("data_interval_end"), str(dag_run.run_type),
+                context.get("data_interval_end"), getattr(run_type, "value", str(run_type)),
                 run.warehouse.last_successful_window_end(mapping.entity))
             return step(run, window)
 

@@ -232,6 +232,9 @@ class EntityMapping(_Model):
     children: list[ChildSpec] = Field(default_factory=list)
     expectations: list[ExpectationSpec] = Field(default_factory=list)
     max_rejected_ratio: float = Field(0.05, ge=0, le=1)
+    reject_threshold_min_records: int = Field(
+        20, ge=0, description="the ratio fails a run only from this many records on: in a "
+                              "small hourly batch one bad record is not a trend")
     depends_on: list[str] = Field(default_factory=list,
                                   description="entities whose records this one associates with")
     tags: list[str] = Field(default_factory=list)

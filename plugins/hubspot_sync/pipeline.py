@@ -179,25 +179,26 @@ def ensure_properties(run: EntityRun) -> dict[str, Any]:
                             "gives no 'type' to create it")
         else:
             wanted.append(prop.property_definition())
-    for child in mapping.children:
-        child_existing = hook.get_properties(child.hubspot.object)
-        if child.hubspot.id_property not in child_existing:
-            hook.ensure_properties(child.hubspot.object, [{
-                "name": child.hubspot.id_property, "label": "OfficeRnD ID", "type": "string",
-                "fieldType": "text", "groupName": "officernd", "hasUniqueValue": True}])
     if problems:
         raise ConfigurationError(f"{mapping.entity}: " + "; ".join(problems))
-    created = hook.ensure_properties(obj, wanted) if wanted else []
-    if created:
-        existing = hook.get_properties(obj)
+    if run.dry_run:
+        # A dry run writes nothing, schema included: later steps see the definitions the
+        # run would create.
+        created: list[str] = []
+        existing = {**existing, **{d["name"]: {**d, "planned": True} for d in wanted}}
+    else:
+        created = hook.ensure_properties(obj, wanted) if wanted else []
+        if created:
+            existing = hook.get_properties(obj)
     definitions = {name: existing[name] for name in
                    [*(p.to for p in mapping.properties), mapping.hubspot.id_property]
                    if name in existing}
     if "dealstage" in definitions or "pipeline" in definitions:
         _apply_pipeline_options(hook, definitions, mapping)
     _check_value_maps(mapping, definitions)
-    return {"created_properties": created, "definitions": _slim(definitions),
-            "api_calls": run.api_calls()}
+    return {"created_properties": created,
+            "planned_properties": [d["name"] for d in wanted] if run.dry_run else [],
+            "definitions": _slim(definitions), "api_calls": run.api_calls()}
 
 
 def _apply_pipeline_options(hook: HubSpotHook, definitions: dict[str, dict],
@@ -236,6 +237,7 @@ def _slim(definitions: Mapping[str, dict]) -> dict[str, dict]:
     """What later steps need of each definition (keeps XCom small)."""
     return {name: {"name": name, "type": d.get("type"), "fieldType": d.get("fieldType"),
                    "hubspotDefined": d.get("hubspotDefined", False),
+                   "planned": d.get("planned", False),
                    "options": [{"value": o.get("value"), "label": o.get("label")}
                                for o in d.get("options", []) or []]}
             for name, d in definitions.items()}
@@ -327,7 +329,9 @@ def extract_hubspot(run: EntityRun, definitions: Mapping[str, dict]) -> dict[str
     prefix = mapping.hubspot.id_prefix
     source = warehouse.read_source_snapshot(run.entity, run.run_id)
     names = [p.to for p in mapping.properties]
-    wanted_props = [*names, id_property]
+    # Properties a dry run only plans to create cannot be read yet.
+    wanted_props = [n for n in [*names, id_property]
+                    if not (definitions.get(n) or {}).get("planned")]
 
     def source_id_of(record: dict) -> str | None:
         value = (record.get("properties") or {}).get(id_property)
@@ -341,7 +345,7 @@ def extract_hubspot(run: EntityRun, definitions: Mapping[str, dict]) -> dict[str
             sid = source_id_of(record)
             if sid is not None:
                 found[sid] = (str(record["id"]), id_property, record["properties"])
-    elif len(source):
+    elif len(source) and not (definitions.get(id_property) or {}).get("planned"):
         ids = [mapping.source_id_value(s) for s in source["source_id"]]
         for record in hook.batch_read(obj, ids, wanted_props, id_property=id_property):
             sid = source_id_of(record)
@@ -426,7 +430,9 @@ def validate(run: EntityRun, definitions: Mapping[str, dict],
     from hubspot_sync.validation import validate_rows
 
     mapping, warehouse = run.mapping, run.warehouse
-    delta = warehouse.read_delta(run.entity, run.run_id, actions=["create", "update", "conflict"])
+    considered = warehouse.read_delta(run.entity, run.run_id,
+                                      actions=["create", "update", "unchanged", "conflict"])
+    delta = considered[considered["action"] != "unchanged"] if len(considered) else considered
     source = warehouse.read_source_snapshot(run.entity, run.run_id)
     problems = dict(zip(source["source_id"], source["problems"], strict=True)) if len(source) \
         else {}
@@ -457,16 +463,19 @@ def validate(run: EntityRun, definitions: Mapping[str, dict],
     passed = sorted(set(rows["source_id"]) - set(rejects["source_id"])) if len(rows) else []
     if passed:
         warehouse.resolve_rejects(run.entity, run.run_id, passed)
-    total = len(rows) + len(conflicts)
+    # Every record the run considered (not only those it would write): a run where the
+    # valid records are unchanged must not look like one where everything is rejected.
+    total = len(considered)
     rejected = int(rejects["source_id"].nunique()) if len(rejects) else 0
     ratio = rejected / total if total else 0.0
     summary = outcome.summary()
-    log.info("validation of %s rows: %s rejected\n%s", total, rejected, summary)
-    result = {"checked": total, "rejected": rejected, "rejected_ratio": round(ratio, 4),
+    log.info("validation of %s rows (%s records considered): %s rejected\n%s", len(rows), total,
+             rejected, summary)
+    result = {"checked": len(rows), "considered": total, "rejected": rejected, "rejected_ratio": round(ratio, 4),
               "rule_counts": {**outcome.rule_counts,
                               **({"match_conflict": len(conflicts)} if len(conflicts) else {})},
               "data_docs": outcome.data_docs_path}
-    if ratio > mapping.max_rejected_ratio:
+    if ratio > mapping.max_rejected_ratio and total >= mapping.reject_threshold_min_records:
         counts = dict(result, **{k: 0 for k in ("created", "updated", "failed")})
         warehouse.finish_run(run.entity, run.run_id, "failed", counts)
         raise RejectThresholdExceeded(
