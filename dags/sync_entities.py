@@ -82,11 +82,10 @@ def build_entity_dag(mapping: EntityMapping):
         @task(pool=HUBSPOT_POOL, **NETWORK_RETRIES)
         def ensure_properties() -> dict:
             """Create the id property and missing custom properties; check value maps."""
-            from hubspot_sync.pipeline import ConfigurationError
-            from hubspot_sync.pipeline import ensure_properties as step
+            from hubspot_sync.pipeline import ConfigurationError, task_ensure_properties
 
             try:
-                return step(_entity_run(mapping))
+                return task_ensure_properties(_entity_run(mapping))
             except ConfigurationError as exc:
                 raise AirflowFailException(str(exc)) from exc
 
@@ -108,54 +107,49 @@ def build_entity_dag(mapping: EntityMapping):
         @task(pool=HUBSPOT_POOL, **NETWORK_RETRIES)
         def extract_hubspot(definitions: dict, extracted: dict) -> dict:
             """HubSpot's current side of exactly those records (by id property, then match keys)."""
-            from hubspot_sync.pipeline import extract_hubspot as step
+            from hubspot_sync.pipeline import task_extract_hubspot
 
-            return step(_entity_run(mapping), definitions["definitions"])
+            return task_extract_hubspot(_entity_run(mapping), definitions)
 
         @task
         def compute_delta(definitions: dict, hubspot_side: dict) -> dict:
             """Normalise both sides by property type; classify create / update / unchanged / ..."""
-            from hubspot_sync.pipeline import compute_delta as step
+            from hubspot_sync.pipeline import task_compute_delta
 
-            return step(_entity_run(mapping), definitions["definitions"],
-                        hubspot_side.get("owner_of"))
+            return task_compute_delta(_entity_run(mapping), definitions, hubspot_side)
 
         @task
         def validate(definitions: dict, delta: dict) -> dict:
             """Great Expectations on the rows to write; failures quarantined with reasons."""
-            import os
-            from pathlib import Path
-
-            from hubspot_sync.pipeline import RejectThresholdExceeded
-            from hubspot_sync.pipeline import validate as step
+            from hubspot_sync.pipeline import RejectThresholdExceeded, task_validate
 
             docs = Path(os.environ.get("AIRFLOW_HOME", "~/airflow")).expanduser() / "data_docs"
             try:
-                return step(_entity_run(mapping), definitions["definitions"], docs_dir=docs)
+                return task_validate(_entity_run(mapping), definitions, docs)
             except RejectThresholdExceeded as exc:
                 raise AirflowFailException(str(exc)) from exc
 
         @task(pool=HUBSPOT_POOL, **NETWORK_RETRIES)
         def load(validation: dict) -> dict:
             """Batched upserts (100 a call) of the validated rows; per-row outcomes; id map."""
-            from hubspot_sync.pipeline import load as step
+            from hubspot_sync.pipeline import task_load
 
-            return step(_entity_run(mapping))
+            return task_load(_entity_run(mapping))
 
         @task(pool=HUBSPOT_POOL, **NETWORK_RETRIES)
         def associate(loaded: dict) -> dict:
             """Associations v4 for this run's records; targets not yet synced wait for the next."""
-            from hubspot_sync.pipeline import associate as step
+            from hubspot_sync.pipeline import task_associate
 
-            return step(_entity_run(mapping))
+            return task_associate(_entity_run(mapping))
 
         @task(outlets=[Asset(mapping.asset_uri)])
         def report(extracted: dict, delta: dict, validation: dict, loaded: dict,
                    associated: dict, properties: dict, hubspot_side: dict) -> dict:
             """Counts to sync_runs, the task log and XCom; an Asset event for the object."""
-            from hubspot_sync.pipeline import report as step
+            from hubspot_sync.pipeline import task_report
 
-            counts = step(_entity_run(mapping), {
+            counts = task_report(_entity_run(mapping), {
                 "ensure_properties": properties, "extract_source": extracted,
                 "extract_hubspot": hubspot_side, "compute_delta": delta,
                 "validate": validation, "load": loaded, "associate": associated})

@@ -13,6 +13,7 @@ factory can use this module at parse time.
 
 from __future__ import annotations
 
+import os
 import re
 import string
 from collections.abc import Iterable
@@ -25,7 +26,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from hubspot_sync.transforms import TRANSFORMS
 
-DEFAULT_MAPPINGS_DIR = Path(__file__).resolve().parents[2] / "include" / "mappings"
+# The project's include/mappings/, or the folder SYNC_MAPPINGS_DIR names.
+DEFAULT_MAPPINGS_DIR = Path(os.environ.get(
+    "SYNC_MAPPINGS_DIR", Path(__file__).resolve().parents[2] / "include" / "mappings"))
 
 # HubSpot object names and the type ids that may stand for them in paths.
 HUBSPOT_OBJECTS = {"contacts": "0-1", "companies": "0-2", "deals": "0-3", "products": "0-7",
@@ -48,6 +51,7 @@ HUBSPOT_PROPERTY_TYPES = ("string", "number", "date", "datetime", "enumeration",
 _FIELD_TYPES = {"string": "text", "number": "number", "date": "date", "datetime": "date",
                 "enumeration": "select", "bool": "booleancheckbox", "phone_number": "phonenumber"}
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+PARENT_LINK = "_parent"  # link of a child record to its parent's source id
 
 
 class MappingError(ValueError):
@@ -117,6 +121,11 @@ class PropertySpec(_Model):
     min: float | None = None
     max: float | None = None
     max_length: int | None = None
+    when: dict[str, list[Any]] | None = Field(
+        None, description="set only when the record's fields have one of these values")
+    id_of: str | None = Field(
+        None, description="the value is the source id of a record of this entity; it is "
+                          "replaced by that record's HubSpot id (e.g. hs_product_id)")
     type: Literal[HUBSPOT_PROPERTY_TYPES] | None = Field(  # type: ignore[valid-type]
         None, description="type of a custom property the run creates when HubSpot lacks it")
     label: str | None = None
@@ -167,6 +176,8 @@ class PropertySpec(_Model):
         return []
 
     def describe_origin(self) -> str:
+        if self.id_of is not None:
+            return f"{self.from_ or self.template} → HubSpot id of {self.id_of}"
         if self.from_ is not None:
             return self.from_
         if self.template is not None:
@@ -216,7 +227,8 @@ class ChildSpec(_Model):
     hubspot: HubSpotSpec
     properties: list[PropertySpec]
     lookups: dict[str, LookupSpec] = Field(default_factory=dict)
-    associate_parent: Literal["unlabeled"] | int = "unlabeled"
+    parent_association_type_id: int | None = Field(
+        None, description="associationTypeId child -> parent; default HubSpot's unlabeled one")
 
 
 class EntityMapping(_Model):
@@ -270,6 +282,21 @@ class EntityMapping(_Model):
     @property
     def asset_uri(self) -> str:
         return f"hubspot://{self.hubspot.object}"
+
+    def child_mappings(self) -> list[EntityMapping]:
+        """Each child as an entity of its own (``<entity>_<child>``), associated with its parent
+        through the ``_parent`` link the parent's extraction sets."""
+        return [EntityMapping(
+            entity=f"{self.entity}_{child.name}",
+            description=f"{child.name} of {self.entity} (one per item of {child.explode})",
+            source=self.source, hubspot=child.hubspot, properties=child.properties,
+            lookups=child.lookups,
+            associations=[AssociationSpec(to=self.entity, via=PARENT_LINK,
+                                          type_id=child.parent_association_type_id)],
+            max_rejected_ratio=self.max_rejected_ratio,
+            reject_threshold_min_records=self.reject_threshold_min_records,
+            depends_on=[self.entity], tags=self.tags)
+            for child in self.children]
 
     def property(self, name: str) -> PropertySpec:
         return next(p for p in self.properties if p.to == name)
@@ -378,9 +405,10 @@ class MappingSet:
         return [self.mappings[name] for name in done]
 
 
-def load_mappings(folder: str | Path = DEFAULT_MAPPINGS_DIR,
+def load_mappings(folder: str | Path | None = None,
                   only: Iterable[str] | None = None) -> MappingSet:
     """Load every ``*.yaml`` in ``folder``; a broken file is reported, never fatal to the others."""
+    folder = DEFAULT_MAPPINGS_DIR if folder is None else folder
     mappings: dict[str, EntityMapping] = {}
     errors: dict[str, str] = {}
     wanted = set(only) if only is not None else None

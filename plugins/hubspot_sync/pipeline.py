@@ -17,10 +17,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hubspot_sync.mapping import EntityMapping, MappingError, association_type_id, load_mappings
-from hubspot_sync.transforms import get_path, map_record, parse_datetime
+from hubspot_sync.mapping import (
+    PARENT_LINK,
+    EntityMapping,
+    MappingError,
+    association_type_id,
+    load_mappings,
+)
+from hubspot_sync.transforms import get_path, map_record, parse_datetime, render_template
 
 if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
     from hubspot_sync.hubspot import HubSpotHook
     from hubspot_sync.sources.base import Source
     from hubspot_sync.warehouse import Warehouse
@@ -109,6 +117,7 @@ class EntityRun:
     hubspot_conn_id: str = "hubspot_default"
     warehouse_conn_id: str = "sync_warehouse"
     mappings: dict[str, EntityMapping] = field(default_factory=dict)
+    parent: EntityRun | None = None
     _warehouse: Warehouse | None = None
     _hook: HubSpotHook | None = None
     _source: Source | None = None
@@ -119,6 +128,8 @@ class EntityRun:
 
     @property
     def warehouse(self) -> Warehouse:
+        if self.parent is not None:
+            return self.parent.warehouse
         if self._warehouse is None:
             from hubspot_sync.warehouse import Warehouse
 
@@ -127,6 +138,8 @@ class EntityRun:
 
     @property
     def hook(self) -> HubSpotHook:
+        if self.parent is not None:
+            return self.parent.hook
         if self._hook is None:
             from hubspot_sync.hubspot import HubSpotHook
 
@@ -135,18 +148,32 @@ class EntityRun:
 
     @property
     def source(self) -> Source:
+        if self.parent is not None:
+            return self.parent.source
         if self._source is None:
             from hubspot_sync.sources import source_for
 
             self._source = source_for(self.mapping.source)
         return self._source
 
+    def units(self) -> list[EntityRun]:
+        """This entity, then each of its children (e.g. a contract's line items)."""
+        return [self, *(EntityRun(mapping=child, run_id=self.run_id, dry_run=self.dry_run,
+                                  full_refresh=self.full_refresh, mappings=self.mappings,
+                                  parent=self)
+                        for child in self.mapping.child_mappings())]
+
     def api_calls(self) -> int:
+        """HubSpot calls made so far by this run's hook (children share their parent's)."""
+        if self.parent is not None:
+            return 0
         return self._hook.call_count if self._hook is not None else 0
 
     def target_mapping(self, entity: str) -> EntityMapping:
         if entity == self.entity:
             return self.mapping
+        if self.parent is not None and entity == self.parent.entity:
+            return self.parent.mapping
         if not self.mappings:
             self.mappings = load_mappings().mappings
         try:
@@ -246,31 +273,72 @@ def _slim(definitions: Mapping[str, dict]) -> dict[str, dict]:
 # --------------------------------------------------------------------------- extract source
 
 def extract_source(run: EntityRun, window: RunWindow) -> dict[str, Any]:
-    """Records changed in the window, mapped to HubSpot values, into the source snapshot."""
+    """Records changed in the window, mapped to HubSpot values, into the source snapshot;
+    for each child mapping, the items of those records into the child's snapshot."""
+    mapping, source, warehouse = run.mapping, run.source, run.warehouse
+    spec = mapping.source
+    resource = spec.resource or spec.table or ""
+    for unit in run.units():
+        warehouse.start_run(unit.entity, run.run_id, window.start, window.end,
+                            full_refresh=window.full_refresh, dry_run=run.dry_run)
+    records = list(source.extract(resource, window.start, window.end, spec.changed_at))
+    # Parents whose children referenced records not yet in HubSpot are read again, so the
+    # children follow as soon as their references exist (not only when the parent changes).
+    seen = {str(r.get(spec.id)) for r in records}
+    retry = {p["source_id"] for unit in run.units()
+             for p in warehouse.pending_associations(unit.entity)
+             if p["to_entity"] in {q.id_of for q in unit.mapping.properties if q.id_of}} - seen
+    if retry:
+        records += list(source.get_many(resource, sorted(retry)).values())
+    contexts = _with_lookups(source, records, mapping.lookups)
+    parents = _snapshot(run, [(str(r.get(spec.id)), r, c) for r, c in
+                              zip(records, contexts, strict=True)], window)
+    summary = {"extracted": len(parents), "window": window.as_dict(), "children": {}}
+    skipped = dict(zip(parents["source_id"], parents["skip_reason"], strict=True)) \
+        if len(parents) else {}
+    for unit, child in zip(run.units()[1:], mapping.children, strict=True):
+        items = []
+        for record, context in zip(records, contexts, strict=True):
+            parent_id = str(record.get(spec.id))
+            for item in get_path(record, child.explode) or []:
+                item_context = {**context, "item": item}
+                items.append((render_template(child.id, item_context) or "", item_context,
+                              parent_id))
+        item_contexts = _with_lookups(source, [c for _, c, _ in items], child.lookups)
+        frame = _snapshot(unit, [(sid, ctx, ctx) for (sid, _, _), ctx in
+                                 zip(items, item_contexts, strict=True)], window,
+                          parents=[p for _, _, p in items], parent_skips=skipped)
+        summary["children"][unit.entity] = {"extracted": len(frame)}
+    return summary
+
+
+def _snapshot(run: EntityRun, rows_in: list[tuple[str, dict, dict]], window: RunWindow, *,
+              parents: list[str] | None = None,
+              parent_skips: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """Map (source id, record, context) triples and store them as the unit's source snapshot."""
     import pandas as pd
 
-    mapping, source, warehouse = run.mapping, run.source, run.warehouse
-    warehouse.start_run(run.entity, run.run_id, window.start, window.end,
-                        full_refresh=window.full_refresh, dry_run=run.dry_run)
-    spec = mapping.source
-    changed_at = spec.changed_at
-    records = list(source.extract(spec.resource or spec.table or "", window.start,
-                                  window.end, changed_at))
-    contexts = _with_lookups(source, records, mapping.lookups)
+    mapping, warehouse = run.mapping, run.warehouse
+    changed_at = mapping.source.changed_at
     rows = []
-    for record, context in zip(records, contexts, strict=True):
-        source_id = str(record.get(spec.id))
+    for i, (source_id, record, context) in enumerate(rows_in):
         mapped = map_record(source_id, context, mapping.properties)
         skip = _filter_reason(mapping, record) or mapped.skip_reason
+        links = {a.via: _link(get_path(record, a.via)) for a in mapping.associations
+                 if a.via != PARENT_LINK}
+        if parents is not None:
+            links[PARENT_LINK] = parents[i]
+            if parent_skips and parent_skips.get(parents[i]):
+                skip = skip or f"its {run.parent.entity if run.parent else 'parent'} " \
+                               f"{parents[i]} is skipped"
         rows.append({
             "source_id": source_id,
             "changed_at": _as_utc(record.get(changed_at)) if changed_at else None,
-            "properties": mapped.properties,
-            "skip_reason": skip,
+            "properties": mapped.properties, "skip_reason": skip,
             "problems": [list(p) for p in mapped.problems],
-            "raw": record,
-            "links": {a.via: _link(get_path(record, a.via)) for a in mapping.associations},
+            "raw": record if parents is None else record.get("item"), "links": links,
         })
+    _resolve_hubspot_ids(run, rows)
     frame = pd.DataFrame(rows, columns=["source_id", "changed_at", "properties", "skip_reason",
                                         "problems", "raw", "links"])
     # Oldest change first: when two records claim one unique value, the first keeps it.
@@ -280,9 +348,41 @@ def extract_source(run: EntityRun, window: RunWindow) -> dict[str, Any]:
                  .sort_values(["_order", "source_id"], kind="stable").drop(columns="_order")
                  .drop_duplicates("source_id", keep="last").reset_index(drop=True))
     warehouse.write_source_snapshot(run.entity, run.run_id, frame)
-    return {"extracted": len(frame), "window": window.as_dict(),
-            "source_calls": int(sum(getattr(source, "calls", {}).values()))
-            if hasattr(source, "calls") else None}
+    return frame
+
+
+def _resolve_hubspot_ids(run: EntityRun, rows: list[dict[str, Any]]) -> None:
+    """Replace ``id_of`` values (source ids of another entity) by that entity's HubSpot ids;
+    a reference not synced yet skips the record and is remembered, so the next run retries."""
+    referencing = [p for p in run.mapping.properties if p.id_of]
+    if not referencing:
+        return
+    warehouse = run.warehouse
+    waiting: list[dict[str, Any]] = []
+    for prop in referencing:
+        wanted = {str(r["properties"].get(prop.to)) for r in rows
+                  if r["properties"].get(prop.to) is not None}
+        known = warehouse.id_map(prop.id_of, wanted) if wanted else {}
+        for row in rows:
+            ref = row["properties"].get(prop.to)
+            if ref is None:
+                continue
+            if str(ref) in known:
+                row["properties"][prop.to] = known[str(ref)]
+                continue
+            row["properties"][prop.to] = None
+            reason = f"{prop.to}: {prop.id_of} {ref} is not synced to HubSpot yet"
+            row["skip_reason"] = row["skip_reason"] or reason
+            waiting.append({"source_id": row["links"].get(PARENT_LINK, row["source_id"]),
+                            "to_entity": prop.id_of, "to_source_id": str(ref), "type_id": 0,
+                            "reason": reason})
+    stale = [p for p in warehouse.pending_associations(run.entity)
+             if p["to_entity"] in {q.id_of for q in referencing}]
+    if stale:
+        warehouse.clear_pending_associations(run.entity, [
+            (p["source_id"], p["to_entity"], p["to_source_id"]) for p in stale])
+    if waiting:
+        warehouse.add_pending_associations(run.entity, run.run_id, waiting)
 
 
 def _link(value: Any) -> str | None:
@@ -352,6 +452,9 @@ def extract_hubspot(run: EntityRun, definitions: Mapping[str, dict]) -> dict[str
             if sid is not None:
                 found[sid] = (str(record["id"]), id_property, record["properties"])
 
+    if run.parent is not None and not run.full_refresh and len(source):
+        found.update(_existing_children(run, source, wanted_props, source_id_of))
+
     # Adopt records HubSpot already has under a natural key (email, domain): never duplicate.
     owner_of: dict[str, str] = {}
     candidates = source[~source["source_id"].isin(list(found))] if len(source) else source
@@ -391,6 +494,29 @@ def extract_hubspot(run: EntityRun, definitions: Mapping[str, dict]) -> dict[str
             "owner_of": owner_of, "api_calls": run.api_calls()}
 
 
+def _existing_children(run: EntityRun, source: pd.DataFrame, properties: list[str],
+                       source_id_of: Any) -> dict[str, tuple[str, str, dict]]:
+    """The children HubSpot has today under this run's parents (a deal's line items), so an
+    entry removed from the parent's list shows up as an orphan to archive."""
+    parent = run.parent
+    assert parent is not None
+    parent_ids = {(links or {}).get(PARENT_LINK) for links in source["links"]} - {None}
+    parent_hubspot = run.warehouse.id_map(parent.entity, parent_ids)
+    if not parent_hubspot:
+        return {}
+    linked = run.hook.read_associations(parent.mapping.hubspot.object, run.mapping.hubspot.object,
+                                        sorted(set(parent_hubspot.values())))
+    child_ids = sorted({str(c) for ids in linked.values() for c in ids})
+    found = {}
+    for record in run.hook.batch_read(run.mapping.hubspot.object, child_ids, properties) \
+            if child_ids else []:
+        sid = source_id_of(record)
+        if sid is not None:  # only children this sync created; others are left alone
+            found[sid] = (str(record["id"]), run.mapping.hubspot.id_property,
+                          record["properties"])
+    return found
+
+
 def _current_associations(run: EntityRun, hubspot_ids: set[str]) -> dict[str, dict[str, list]]:
     """hubspot id -> {target object: [associated ids]} for each association the mapping makes."""
     out: dict[str, dict[str, list]] = defaultdict(dict)
@@ -415,7 +541,8 @@ def compute_delta(run: EntityRun, definitions: Mapping[str, dict],
     hubspot = warehouse.read_hubspot_snapshot(run.entity, run.run_id)
     types = {name: d.get("type") for name, d in definitions.items()}
     frame = deltas.compute_delta(source, hubspot, run.mapping, types,
-                                 full_refresh=run.full_refresh, owner_of=owner_of or {})
+                                 full_refresh=run.full_refresh or run.parent is not None,
+                                 owner_of=owner_of or {})
     warehouse.write_delta(run.entity, run.run_id, frame)
     return deltas.summarise(frame)
 
@@ -495,9 +622,14 @@ def load(run: EntityRun) -> dict[str, Any]:
 
     mapping, hook, warehouse = run.mapping, run.hook, run.warehouse
     if run.dry_run:
-        return {"dry_run": True, "created": 0, "updated": 0, "failed": 0, "api_calls": 0}
+        return {"dry_run": True, "created": 0, "updated": 0, "failed": 0,
+                "api_calls": run.api_calls()}
     delta = warehouse.read_delta(run.entity, run.run_id, actions=["create", "update"])
     rejected = set(warehouse.rejects_for_run(run.entity, run.run_id)["source_id"])
+    held: set[str] = set()
+    if run.parent is not None and len(delta):
+        held = _hold_back_orphaned_children(run, delta[~delta["source_id"].isin(list(rejected))])
+        rejected |= held
     delta = delta[~delta["source_id"].isin(list(rejected))] if len(delta) else delta
     obj, id_property = mapping.hubspot.object, mapping.hubspot.id_property
     adopted = delta["matched_by"].isin(mapping.hubspot.match_on) if len(delta) else []
@@ -540,6 +672,17 @@ def load(run: EntityRun) -> dict[str, Any]:
             pairs.append((sid, str(record["id"])))
         outcomes += _failures(result.errors, {s: "update" for s in adopted_rows["source_id"]})
 
+    archived = 0
+    if run.parent is not None:
+        # A child whose entry left its parent's list (a plan removed from a contract).
+        removed = warehouse.read_delta(run.entity, run.run_id, actions=["orphan"])
+        if len(removed):
+            archived = hook.batch_archive(obj, [str(h) for h in removed["hubspot_id"]])
+            outcomes += [{"source_id": sid, "hubspot_id": str(hid), "action": "archive",
+                          "status": "written", "category": None, "message": None}
+                         for sid, hid in zip(removed["source_id"], removed["hubspot_id"],
+                                             strict=True)]
+
     frame = pd.DataFrame(outcomes, columns=["source_id", "hubspot_id", "action", "status",
                                             "category", "message"])
     warehouse.write_load_outcomes(run.entity, run.run_id, frame)
@@ -556,7 +699,30 @@ def load(run: EntityRun) -> dict[str, Any]:
     written = frame[frame["status"] == "written"]
     return {"created": int((written["action"] == "create").sum()),
             "updated": int((written["action"] == "update").sum()),
-            "failed": len(failed), "api_calls": run.api_calls()}
+            "archived": archived, "held_back": len(held), "failed": len(failed),
+            "api_calls": run.api_calls()}
+
+
+def _hold_back_orphaned_children(run: EntityRun, delta: pd.DataFrame) -> set[str]:
+    """Children whose parent is not in HubSpot (it was rejected or refused) wait for it; they
+    are recorded with the reason rather than written without a parent."""
+    import pandas as pd
+
+    assert run.parent is not None
+    source = run.warehouse.read_source_snapshot(run.entity, run.run_id)
+    parent_of = {sid: (links or {}).get(PARENT_LINK)
+                 for sid, links in zip(source["source_id"], source["links"], strict=True)}
+    synced = run.warehouse.id_map(run.parent.entity, set(parent_of.values()) - {None})
+    held = {sid for sid in delta["source_id"] if parent_of.get(sid) not in synced}
+    if held:
+        run.warehouse.record_rejects(run.entity, run.run_id, pd.DataFrame({
+            "source_id": sorted(held), "rule": "parent_not_synced", "property": None,
+            "value": [parent_of.get(s) for s in sorted(held)],
+            "reason": [f"its {run.parent.entity} record {parent_of.get(s)} is not in HubSpot "
+                       "(see that record's rejects); it follows once the parent is synced"
+                       for s in sorted(held)],
+            "source": "validation"}))
+    return held
 
 
 def _failures(errors: list[Any], actions: Mapping[str, str]) -> list[dict[str, Any]]:
@@ -641,32 +807,36 @@ def _type_id(run: EntityRun, assoc: Any, to_object: str) -> int:
 # --------------------------------------------------------------------------- report
 
 def report(run: EntityRun, steps: Mapping[str, Mapping[str, Any] | None]) -> dict[str, Any]:
-    """Counts of the run to sync_runs, the task log (as a table) and XCom."""
+    """Counts of one unit's run to sync_runs and the task log; returns them for XCom."""
     warehouse = run.warehouse
     extract = steps.get("extract_source") or {}
     delta = steps.get("compute_delta") or {}
     validation = steps.get("validate") or {}
     loaded = steps.get("load") or {}
+    associated = steps.get("associate") or {}
     counts = {
         "extracted": int(extract.get("extracted", 0)),
         "created": int(loaded.get("created", 0)),
         "updated": int(loaded.get("updated", 0)),
         "unchanged": int(delta.get("unchanged", 0)),
         "skipped": int(delta.get("skipped", 0)),
-        "rejected": int(validation.get("rejected", 0)),
+        "rejected": int(validation.get("rejected", 0)) + int(loaded.get("held_back", 0)),
         "failed": int(loaded.get("failed", 0)),
-        "api_calls": int(sum(int((s or {}).get("api_calls") or 0) for s in steps.values())),
+        "api_calls": int(steps.get("api_calls") or 0),
     }
+    if loaded.get("archived"):
+        counts["archived"] = int(loaded["archived"])
     if run.dry_run:
         counts["planned_creates"] = int(delta.get("create", 0))
         counts["planned_updates"] = int(delta.get("update", 0))
-    details = {"window": extract.get("window"), "dry_run": run.dry_run,
+    details = {"window": steps.get("window"), "dry_run": run.dry_run,
                "data_docs": validation.get("data_docs"),
                "rule_counts": validation.get("rule_counts"),
-               "pending_associations": (steps.get("associate") or {}).get("pending", 0),
-               "associated": (steps.get("associate") or {}).get("associated", 0)}
+               "conflicts": int(delta.get("conflict", 0)), "orphans": int(delta.get("orphan", 0)),
+               "pending_associations": associated.get("pending", 0),
+               "associated": associated.get("associated", 0)}
     warehouse.finish_run(run.entity, run.run_id, "success", {**counts, "details": details})
-    log.info("sync_%s run %s\n%s", run.entity, run.run_id, format_counts(counts))
+    log.info("%s run %s\n%s", run.entity, run.run_id, format_counts(counts))
     return {**counts, **details}
 
 
@@ -677,3 +847,60 @@ def format_counts(counts: Mapping[str, Any]) -> str:
     lines += [f"{k.ljust(width)}  {v}" for k, v in counts.items()]
     return "\n".join(lines)
 
+
+# --------------------------------------------------------------------------- task bodies
+# One function per DAG task: each runs its step for the entity, then for each child
+# (a contract's line items), and returns {"units": {entity: summary}, "api_calls": n}.
+
+def _each(run: EntityRun, step: Any, *per_unit: Mapping[str, Any] | None,
+          **kwargs: Any) -> dict[str, Any]:
+    units = {}
+    for unit in run.units():
+        args = [(p or {}).get("units", {}).get(unit.entity) or {} for p in per_unit]
+        units[unit.entity] = step(unit, *args, **kwargs)
+    return {"units": units, "api_calls": run.api_calls()}
+
+
+def task_ensure_properties(run: EntityRun) -> dict[str, Any]:
+    return _each(run, ensure_properties)
+
+
+def task_extract_hubspot(run: EntityRun, properties: Mapping[str, Any]) -> dict[str, Any]:
+    return _each(run, lambda unit, defs: extract_hubspot(unit, defs.get("definitions", {})),
+                 properties)
+
+
+def task_compute_delta(run: EntityRun, properties: Mapping[str, Any],
+                       hubspot_side: Mapping[str, Any]) -> dict[str, Any]:
+    return _each(run, lambda unit, defs, side: compute_delta(
+        unit, defs.get("definitions", {}), side.get("owner_of")), properties, hubspot_side)
+
+
+def task_validate(run: EntityRun, properties: Mapping[str, Any],
+                  docs_dir: Path | None) -> dict[str, Any]:
+    return _each(run, lambda unit, defs: validate(unit, defs.get("definitions", {}),
+                                                  docs_dir=docs_dir), properties)
+
+
+def task_load(run: EntityRun) -> dict[str, Any]:
+    return _each(run, load)
+
+
+def task_associate(run: EntityRun) -> dict[str, Any]:
+    return _each(run, associate)
+
+
+def task_report(run: EntityRun, steps: Mapping[str, Mapping[str, Any] | None]) -> dict[str, Any]:
+    """One sync_runs row per unit; the entity's row carries the run's HubSpot calls."""
+    extracted = steps.get("extract_source") or {}
+    calls = sum(int((s or {}).get("api_calls") or 0) for s in steps.values())
+    out: dict[str, Any] = {}
+    for unit in run.units():
+        unit_steps: dict[str, Any] = {
+            name: ((s or {}).get("units") or {}).get(unit.entity) for name, s in steps.items()}
+        unit_steps["extract_source"] = (extracted if unit.parent is None
+                                        else extracted.get("children", {}).get(unit.entity))
+        unit_steps["window"] = extracted.get("window")
+        unit_steps["api_calls"] = calls if unit.parent is None else 0
+        out[unit.entity] = report(unit, unit_steps)
+    return {**out[run.entity], "children": {k: v for k, v in out.items() if k != run.entity}}

@@ -246,6 +246,9 @@ def map_property(prop: PropertySpec, context: Mapping[str, Any]) -> tuple[Any, s
     (counted as skipped with the reason), ``reject`` it (held back by validation with the
     reason), leave the property ``empty``, or ``keep`` the value as it is.
     """
+    if prop.when and any(get_path(context, key) not in allowed
+                         for key, allowed in prop.when.items()):
+        return MISSING, None, None
     if prop.from_ is not None:
         value = get_path(context, prop.from_)
     elif prop.template is not None:

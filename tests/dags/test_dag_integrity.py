@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -67,27 +68,26 @@ def test_parse_is_light_and_fast() -> None:
     assert heavy == "[]"
 
 
-def test_broken_mapping_becomes_a_failing_dag_and_spares_the_others(tmp_path, monkeypatch):
-    import importlib
-
+def test_broken_mapping_becomes_a_failing_dag_and_spares_the_others(tmp_path) -> None:
     good = (DEFAULT_MAPPINGS_DIR / "companies.yaml").read_text()
     (tmp_path / "companies.yaml").write_text(good)
     (tmp_path / "members.yaml").write_text(good.replace("entity: companies", "entity: members")
                                            .replace("mode: upsert", "mode: sideways"))
-    import hubspot_sync.mapping as mapping_module
-
-    monkeypatch.setattr(mapping_module, "DEFAULT_MAPPINGS_DIR", tmp_path)
-    monkeypatch.setattr(mapping_module.load_mappings, "__defaults__", (tmp_path, None))
-    sys.path.insert(0, str(ROOT / "dags"))
-    try:
-        module = importlib.import_module("sync_entities")
-        module = importlib.reload(module)
-    finally:
-        sys.path.remove(str(ROOT / "dags"))
-    dags = module.DAGS
-    errors = module._MAPPINGS.errors
-    assert list(errors) == [str(tmp_path / "members.yaml")]
-    assert "mode: Input should be" in next(iter(errors.values()))
-    assert dags["sync_companies"].task_dict.keys() >= {"load", "validate"}
-    assert list(dags["sync_members"].task_dict) == ["mapping_error"]
-    assert "BROKEN MAPPING" in dags["sync_members"].description
+    code = (
+        "import json, runpy\n"
+        f"dags = runpy.run_path({str(ROOT / 'dags' / 'sync_entities.py')!r})['DAGS']\n"
+        "print(json.dumps({d: [sorted(dag.task_dict), dag.description, dag.doc_md]"
+        " for d, dag in dags.items()}))\n"
+    )
+    # A subprocess: the broken DAG must not replace the suite's own sync_members.
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True, cwd=ROOT,
+                            env={**os.environ, "SYNC_MAPPINGS_DIR": str(tmp_path),
+                                 "PYTHONPATH": f"{ROOT / 'plugins'}:{ROOT}"})
+    dags = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(dags) == {"sync_companies", "sync_members"}
+    assert "load" in dags["sync_companies"][0]
+    tasks, description, doc = dags["sync_members"]
+    assert tasks == ["mapping_error"]
+    assert description.startswith("BROKEN MAPPING")
+    assert str(tmp_path / "members.yaml") in doc and "mode: Input should be" in doc
