@@ -1,7 +1,7 @@
 """Compare the source snapshot with HubSpot's side and classify every record (pandas).
 
 Both sides are normalised by HubSpot property type first (trimmed strings, canonical
-numbers, dates as ``YYYY-MM-DD`` = midnight UTC, datetimes as epoch milliseconds), so a
+numbers, dates as ``YYYY-MM-DD`` = midnight UTC, datetimes as ISO-8601 UTC with milliseconds), so a
 value that merely looks different ("12.50" vs "12.5") is not a change. Then each record
 is one of:
 
@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 
 from hubspot_sync.mapping import EntityMapping
-from hubspot_sync.transforms import canonical_number, parse_datetime, to_date
+from hubspot_sync.transforms import canonical_number, to_date, to_datetime
 
 DELTA_COLUMNS = ["source_id", "hubspot_id", "action", "changed_fields", "before", "after",
                  "reason", "matched_by", "changed_at"]
@@ -57,10 +57,11 @@ def _norm_date(value: Any) -> str | None:
 
 
 def _norm_datetime(value: Any) -> str | None:
+    """ISO-8601 UTC with milliseconds, as HubSpot returns datetimes (epoch ms parse too)."""
     if _blank(value):
         return None
-    parsed = parse_datetime(value)
-    return str(int(parsed.timestamp() * 1000)) if parsed else str(value).strip()
+    converted = to_datetime(value)
+    return converted if isinstance(converted, str) else str(value).strip()
 
 
 def _norm_bool(value: Any) -> str | None:

@@ -108,6 +108,6 @@ def test_normalisers() -> None:
     assert normaliser("number")("1.50") == "1.5"
     assert normaliser("date")("2025-02-03T00:00:00Z") == "2025-02-03"
     assert normaliser("datetime")("2025-02-03T00:00:00Z") == normaliser("datetime")(
-        "1738540800000")
+        "1738540800000") == "2025-02-03T00:00:00.000Z"
     assert normaliser("string")("  x ") == "x" and normaliser("string")("") is None
     assert normaliser("bool")("Yes") == "true"
