@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -58,8 +59,8 @@ def sync(entities: Sequence[str] | None = None, full_refresh: bool = False,
         failed |= state != "success"
     print()
     print(format_table(rows))
-    print(f"\nwarehouse: {warehouse.url_for_display()}" if hasattr(warehouse, "url_for_display")
-          else "")
+    print(f"\nwarehouse: {warehouse.engine.url.render_as_string(hide_password=True)} "
+          "(tables sync_runs, delta, rejects, id_map, ...)")
     return 1 if failed else 0
 
 
@@ -81,6 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     sync_parser.add_argument("--full-refresh", action="store_true")
     sync_parser.add_argument("--dry-run", action="store_true")
     args = parser.parse_args(argv)
+    # Task logs stay in the warehouse and Airflow's log folder; the terminal gets the summary.
+    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
     logging.basicConfig(level=logging.WARNING)
     return sync(args.entities, full_refresh=args.full_refresh, dry_run=args.dry_run)
 
