@@ -208,21 +208,25 @@ def ensure_properties(run: EntityRun) -> dict[str, Any]:
             wanted.append(prop.property_definition())
     if problems:
         raise ConfigurationError(f"{mapping.entity}: " + "; ".join(problems))
-    if run.dry_run:
-        # A dry run writes nothing, schema included: later steps see the definitions the
-        # run would create.
-        created: list[str] = []
-        existing = {**existing, **{d["name"]: {**d, "planned": True} for d in wanted}}
-    else:
-        created = hook.ensure_properties(obj, wanted) if wanted else []
-        if created:
-            existing = hook.get_properties(obj)
-    definitions = {name: existing[name] for name in
-                   [*(p.to for p in mapping.properties), mapping.hubspot.id_property]
-                   if name in existing}
+    # Checked against the definitions the run would create, before it creates any: a value
+    # map naming an option HubSpot lacks fails the run with the portal untouched. A dry run
+    # stops there (later steps see the planned definitions).
+    planned = {**existing, **{d["name"]: {**d, "planned": True} for d in wanted}}
+    names = [*(p.to for p in mapping.properties), mapping.hubspot.id_property]
+    definitions = {name: planned[name] for name in names if name in planned}
     if "dealstage" in definitions or "pipeline" in definitions:
         _apply_pipeline_options(hook, definitions, mapping)
     _check_value_maps(mapping, definitions)
+    created: list[str] = []
+    if not run.dry_run and wanted:
+        created = hook.ensure_properties(obj, wanted)
+        if created:
+            existing = hook.get_properties(obj)
+        for name in (d["name"] for d in wanted):
+            if name in existing:
+                definitions[name] = existing[name]
+            else:
+                definitions.pop(name, None)
     return {"created_properties": created,
             "planned_properties": [d["name"] for d in wanted] if run.dry_run else [],
             "definitions": _slim(definitions), "api_calls": run.api_calls()}
