@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 # idempotent) and it absorbs clock skew between Airflow and the source.
 LOOKBACK = timedelta(seconds=int(os.environ.get("SYNC_LOOKBACK_SECONDS", "60")))
 ASSOCIATIONS_KEY = "_associations"  # reserved key of a HubSpot snapshot row (not a property name)
+# Rejects recorded by load (HubSpot refused the write, the parent is not synced): passing
+# validation does not resolve them, only a successful write does.
+LOAD_RULES = ("hubspot_refused", "parent_not_synced")
 COUNT_KEYS = ("extracted", "created", "updated", "unchanged", "skipped", "rejected", "failed",
               "api_calls")
 
@@ -593,7 +596,7 @@ def validate(run: EntityRun, definitions: Mapping[str, dict],
         warehouse.record_rejects(run.entity, run.run_id, rejects)
     passed = sorted(set(rows["source_id"]) - set(rejects["source_id"])) if len(rows) else []
     if passed:
-        warehouse.resolve_rejects(run.entity, run.run_id, passed)
+        warehouse.resolve_rejects(run.entity, run.run_id, passed, keep_rules=LOAD_RULES)
     # Every record the run considered (not only those it would write): a run where the
     # valid records are unchanged must not look like one where everything is rejected.
     total = len(considered)
@@ -692,6 +695,7 @@ def load(run: EntityRun) -> dict[str, Any]:
     warehouse.write_load_outcomes(run.entity, run.run_id, frame)
     if pairs:
         warehouse.upsert_id_map(run.entity, obj, run.run_id, pairs)
+        warehouse.resolve_rejects(run.entity, run.run_id, [sid for sid, _ in pairs])
     failed = frame[frame["status"] == "failed"]
     if len(failed):
         warehouse.record_rejects(run.entity, run.run_id, pd.DataFrame({

@@ -814,19 +814,24 @@ class Warehouse:
                 conn.execute(insert(ev), list(chunk))
         return len(incoming)
 
-    def resolve_rejects(self, entity: str, run_id: str, source_ids: Iterable[Any]) -> int:
-        """Mark the open rejects of these records resolved (they passed in ``run_id``)."""
+    def resolve_rejects(self, entity: str, run_id: str, source_ids: Iterable[Any],
+                        keep_rules: Iterable[str] = ()) -> int:
+        """Mark the open rejects of these records resolved (they passed in ``run_id``);
+        rejects of ``keep_rules`` stay open (a later step decides on them)."""
         ids = sorted({k for k in (_key(s) for s in source_ids) if k is not None})
+        keep = sorted(set(keep_rules))
         rj = self.tables["rejects"]
         done = 0
         if not ids:
             return 0
         with self._begin() as conn:
             for chunk in _chunks(ids):
-                res = conn.execute(update(rj).where(
-                    rj.c.entity == entity, rj.c.resolved_at.is_(None),
-                    rj.c.source_id.in_(list(chunk))).values(resolved_at=_now(),
-                                                            resolved_run_id=run_id))
+                cond = [rj.c.entity == entity, rj.c.resolved_at.is_(None),
+                        rj.c.source_id.in_(list(chunk))]
+                if keep:
+                    cond.append(rj.c.rule.not_in(keep))
+                res = conn.execute(update(rj).where(*cond).values(resolved_at=_now(),
+                                                                  resolved_run_id=run_id))
                 done += res.rowcount or 0
         return done
 

@@ -252,7 +252,8 @@ def test_hubspot_refusing_one_input_fails_only_that_record(sync_env, sent) -> No
     email = norm_email(members[victim]["email"])
     sync_env.hubspot.configure_faults(refuse=[{"property": "email", "equals": email}])
 
-    run = sync_env.run("members")
+    everything = {"since": "2000-01-01T00:00:00Z", "until": "2100-01-01T00:00:00Z"}
+    run = sync_env.run("members", **everything)
 
     assert run["state"] == "success"
     assert run["failed"] == 1 and run["created"] == len(valid) - 1
@@ -286,6 +287,24 @@ def test_hubspot_refusing_one_input_fails_only_that_record(sync_env, sent) -> No
     assert all(by_sid[n]["status"] == "written" and by_sid[n]["hubspot_id"] for n in neighbours)
     upserts = [r for r in writes(sent) if r["path"].get("action") == "upsert"]
     assert len(upserts) == -(-len(valid) // 100), "one call per 100 inputs: no bisecting retries"
+
+    # Refused again by the next run: still one open reject, seen twice, never "resolved"
+    # in between (passing validation is not being written).
+    again = sync_env.run("members", **everything)
+    assert again["failed"] == 1 and again["created"] == again["updated"] == 0
+    rows = [r for r in all_rejects(sync_env.warehouse, "members") if r["source_id"] == victim]
+    assert len(rows) == 1, rows
+    assert rows[0]["resolved_at"] is None and rows[0]["times_seen"] == 2
+    assert rows[0]["run_id"] == again["dag_run"].run_id
+
+    # HubSpot accepts it once the cause is gone: written, and the reject is resolved.
+    sync_env.hubspot.configure_faults()
+    fixed = sync_env.run("members", **everything)
+    assert fixed["failed"] == 0 and fixed["created"] == 1
+    assert victim in {c["properties"]["officernd_id"] for c in sync_env.contacts()}
+    rows = [r for r in all_rejects(sync_env.warehouse, "members") if r["source_id"] == victim]
+    assert len(rows) == 1 and rows[0]["resolved_run_id"] == fixed["dag_run"].run_id
+    assert victim not in set(sync_env.warehouse.open_rejects("members")["source_id"])
 
 
 # --------------------------------------------------------------------------- fixed / not fixed
