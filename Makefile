@@ -53,7 +53,7 @@ run: sandbox
 	$(BIN)/airflow pools set hubspot_api 4 "Tasks that call HubSpot, shared by every entity DAG" >/dev/null
 	@echo "Airflow UI: http://localhost:8080  (login printed below by 'airflow standalone';"
 	@echo "            also in $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated)"
-	$(BIN)/airflow standalone
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/airflow standalone
 
 # Every entity DAG once (a manual run each, in dependency order), then a summary table.
 sync: $(STAMP)
