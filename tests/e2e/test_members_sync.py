@@ -181,3 +181,28 @@ def test_broken_threshold_fails_before_any_write(sync_env, monkeypatch) -> None:
     assert run["record_write_calls"] == 0
     assert run["status"] == "failed"
     assert len(sync_env.warehouse.open_rejects("members")) > 0
+
+
+def test_report_goes_to_xcom_and_emits_the_asset_event(sync_env) -> None:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    run = sync_env.run("companies")
+    run_id = run["dag_run"].run_id
+    with create_session() as session:
+        xcom = session.scalars(select(XComModel).where(
+            XComModel.dag_id == "sync_companies", XComModel.run_id == run_id,
+            XComModel.task_id == "report", XComModel.key == "return_value")).one()
+        counts = XComModel.deserialize_value(xcom)
+        events = session.scalars(
+            select(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .where(AssetModel.uri.like("hubspot://companies%"),
+                   AssetEvent.source_run_id == run_id)).all()
+        extras = [e.extra for e in events]
+    assert {k: counts[k] for k in ("extracted", "created", "rejected", "api_calls")} == {
+        k: run[k] for k in ("extracted", "created", "rejected", "api_calls")}
+    assert counts["data_docs"].endswith("index.html")
+    assert extras == [{"entity": "companies", "created": run["created"], "updated": 0,
+                       "rejected": run["rejected"], "failed": 0}]
