@@ -594,9 +594,14 @@ def validate(run: EntityRun, definitions: Mapping[str, dict],
             "reason": conflicts["reason"], "source": "validation"})], ignore_index=True)
     if len(rejects):
         warehouse.record_rejects(run.entity, run.run_id, rejects)
-    passed = sorted(set(rows["source_id"]) - set(rejects["source_id"])) if len(rows) else []
-    if passed:
-        warehouse.resolve_rejects(run.entity, run.run_id, passed, keep_rules=LOAD_RULES)
+    # Every record checked now is explained by this run's rejects only: the earlier ones of
+    # a record that passed, or now fails another rule, no longer hold.
+    checked = set(rows["source_id"]) | set(conflicts["source_id"])
+    if checked:
+        warehouse.resolve_rejects(
+            run.entity, run.run_id, checked, keep_rules=LOAD_RULES,
+            still_failing=zip(rejects["source_id"], rejects["rule"], rejects["property"],
+                              strict=True))
     # Every record the run considered (not only those it would write): a run where the
     # valid records are unchanged must not look like one where everything is rejected.
     total = len(considered)

@@ -815,11 +815,14 @@ class Warehouse:
         return len(incoming)
 
     def resolve_rejects(self, entity: str, run_id: str, source_ids: Iterable[Any],
-                        keep_rules: Iterable[str] = ()) -> int:
-        """Mark the open rejects of these records resolved (they passed in ``run_id``);
-        rejects of ``keep_rules`` stay open (a later step decides on them)."""
+                        keep_rules: Iterable[str] = (),
+                        still_failing: Iterable[tuple[Any, Any, Any]] = ()) -> int:
+        """Mark the open rejects of these records resolved (they were checked in ``run_id``);
+        rejects of ``keep_rules`` (a later step decides on them) and the (source_id, rule,
+        property) keys in ``still_failing`` (seen again by this run) stay open."""
         ids = sorted({k for k in (_key(s) for s in source_ids) if k is not None})
         keep = sorted(set(keep_rules))
+        failing = {(_key(s), _key(r) or "unknown", _key(p)) for s, r, p in still_failing}
         rj = self.tables["rejects"]
         done = 0
         if not ids:
@@ -830,9 +833,16 @@ class Warehouse:
                         rj.c.source_id.in_(list(chunk))]
                 if keep:
                     cond.append(rj.c.rule.not_in(keep))
-                res = conn.execute(update(rj).where(*cond).values(resolved_at=_now(),
-                                                                  resolved_run_id=run_id))
-                done += res.rowcount or 0
+                conds = [cond]
+                if failing:
+                    found = conn.execute(select(rj.c.id, rj.c.source_id, rj.c.rule,
+                                                rj.c.property).where(*cond)).all()
+                    targets = [rid for rid, *key in found if tuple(key) not in failing]
+                    conds = [[rj.c.id.in_(list(part))] for part in _chunks(targets)]
+                for where in conds:
+                    res = conn.execute(update(rj).where(*where).values(
+                        resolved_at=_now(), resolved_run_id=run_id))
+                    done += res.rowcount or 0
         return done
 
     _REJECT_DT = ("first_seen_at", "last_seen_at", "resolved_at")

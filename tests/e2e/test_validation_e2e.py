@@ -296,6 +296,13 @@ def test_hubspot_refusing_one_input_fails_only_that_record(sync_env, sent) -> No
     assert len(rows) == 1, rows
     assert rows[0]["resolved_at"] is None and rows[0]["times_seen"] == 2
     assert rows[0]["run_id"] == again["dag_run"].run_id
+    # The duplicate-email members now meet their twin's contact in HubSpot: a match
+    # conflict, which replaces (resolves) their in-batch 'unique' reject of the first run.
+    open_ = sync_env.warehouse.open_rejects("members")
+    for dup in sb.anomalies()["members"]["duplicate_email"]:
+        mine = open_[open_["source_id"] == dup]
+        assert list(mine["rule"]) == ["match_conflict"], mine.to_dict("records")
+        assert list(mine["run_id"]) == [again["dag_run"].run_id]
 
     # HubSpot accepts it once the cause is gone: written, and the reject is resolved.
     sync_env.hubspot.configure_faults()
@@ -314,15 +321,16 @@ def test_fixed_record_is_synced_and_resolved_unfixed_is_reported_once(sync_env, 
     first = sync_env.run("members")
     assert first["state"] == "success"
     invalid = sb.anomalies()["members"]["invalid_email"]
-    fixed, unfixed = invalid[0], invalid[1]
+    fixed, unfixed, emptied = invalid[0], invalid[1], invalid[2]
     open_ = sync_env.warehouse.open_rejects("members")
-    assert set(open_[open_["rule"] == "email"]["source_id"]) >= {fixed, unfixed}
+    assert set(open_[open_["rule"] == "email"]["source_id"]) >= {fixed, unfixed, emptied}
 
     hour = (datetime.now(UTC) + timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
     window = {"since": hour.isoformat(), "until": (hour + timedelta(hours=1)).isoformat()}
     sb.set_clock(hour + timedelta(minutes=5))
     sb.patch_record("members", fixed, {"email": "Fixed.Member@Example.com "})
     sb.patch_record("members", unfixed, {"phone": "+44 20 7946 0000"})  # email still bad
+    sb.patch_record("members", emptied, {"email": ""})  # bad in another way now
     bad_email = norm_email(sb.state.records("members")[
         [m["_id"] for m in sb.state.records("members")].index(unfixed)]["email"])
     before = len(sent)
@@ -330,7 +338,7 @@ def test_fixed_record_is_synced_and_resolved_unfixed_is_reported_once(sync_env, 
     second = sync_env.run("members", **window)
 
     assert second["state"] == "success"
-    assert second["extracted"] == 2 and second["created"] == 1 and second["rejected"] == 1
+    assert second["extracted"] == 3 and second["created"] == 1 and second["rejected"] == 2
     contact = {c["properties"]["officernd_id"]: c for c in sync_env.contacts()}
     assert contact[fixed]["properties"]["email"] == "fixed.member@example.com"
     assert unfixed not in contact
@@ -341,11 +349,17 @@ def test_fixed_record_is_synced_and_resolved_unfixed_is_reported_once(sync_env, 
     assert resolved["resolved_run_id"] == second["dag_run"].run_id
     open_ = sync_env.warehouse.open_rejects("members")
     assert fixed not in set(open_["source_id"])
+    # A record now failing another rule is explained by that rule only: the reason it
+    # was rejected for before no longer holds.
+    now_open = open_[open_["source_id"] == emptied]
+    assert list(zip(now_open["rule"], now_open["reason"], strict=True)) == [
+        ("required", "email is required but empty")]
+    assert rows[(emptied, "email")]["resolved_run_id"] == second["dag_run"].run_id
 
     third = sync_env.run("members", **window)  # the same window again: seen again
 
     assert third["state"] == "success" and third["record_write_calls"] == 0
-    assert third["unchanged"] == 1 and third["rejected"] == 1
+    assert third["unchanged"] == 1 and third["rejected"] == 2
     rows = [r for r in all_rejects(sync_env.warehouse, "members") if r["source_id"] == unfixed]
     assert len(rows) == 1, "one row per (source_id, rule, property), however often seen"
     (row,) = rows
