@@ -769,10 +769,15 @@ def associate(run: EntityRun) -> dict[str, Any]:
             if target:
                 wanted.append({"source_id": row["source_id"], "to_entity": assoc.to,
                                "to_source_id": target, "assoc": assoc})
+    # One entry per pair: a pending pair this run also wants keeps its pending mark, so it
+    # is cleared once made (and is not counted twice while it still waits).
+    by_pair = {(w["source_id"], w["to_entity"], w["to_source_id"]): w for w in wanted}
     for pending in warehouse.pending_associations(run.entity):
         assoc = next((a for a in mapping.associations if a.to == pending["to_entity"]), None)
         if assoc is not None:
-            wanted.append({**pending, "assoc": assoc, "pending": True})
+            key = (pending["source_id"], pending["to_entity"], pending["to_source_id"])
+            by_pair[key] = {**pending, "assoc": assoc, "pending": True}
+    wanted = list(by_pair.values())
 
     own_ids = warehouse.id_map(run.entity, {w["source_id"] for w in wanted})
     by_target: dict[str, dict[str, str]] = {}

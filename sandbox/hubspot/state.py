@@ -1783,7 +1783,9 @@ class HubSpotState:
                     after: str | None) -> dict:
         limit = max(1, min(limit, 500))
         targets = self.assoc.get((from_t, oid), {}).get(to_t, {})
-        ids = sorted(targets)
+        # An archived record's associations are not listed (it can be restored with them).
+        records = self.stores[to_t].records
+        ids = sorted(t for t in targets if t in records and not records[t].archived)
         start = bisect.bisect_left(ids, int(after)) if after else 0
         page = ids[start:start + limit]
         out: dict[str, Any] = {"results": [

@@ -206,3 +206,15 @@ def test_report_goes_to_xcom_and_emits_the_asset_event(sync_env) -> None:
     assert counts["data_docs"].endswith("index.html")
     assert extras == [{"entity": "companies", "created": run["created"], "updated": 0,
                        "rejected": run["rejected"], "failed": 0}]
+
+
+def test_waiting_associations_are_counted_once_across_runs(sync_env) -> None:
+    sync_env.run("companies")
+    window = {"since": "2000-01-01T00:00:00Z", "until": "2100-01-01T00:00:00Z"}
+    first = sync_env.run("members", **window)
+    second = sync_env.run("members", **window)
+    waiting = sync_env.warehouse.pending_associations("members")
+    assert first["details"]["pending_associations"] > 0
+    assert second["details"]["pending_associations"] == first["details"][
+        "pending_associations"] == len(waiting)
+    assert len({(p["source_id"], p["to_source_id"]) for p in waiting}) == len(waiting)

@@ -255,3 +255,14 @@ def test_create_with_associations_and_v3_list(state, pair):
             {"to": {"id": "999999"},
              "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 5}]}])
     assert state.counts()["deals"] == 1
+
+
+def test_archived_record_leaves_association_listings(state) -> None:
+    deal = state.create_object("deals", {"dealname": "D"})
+    kept = state.create_object("line_items", {"name": "kept", "price": "1", "quantity": "1"})
+    gone = state.create_object("line_items", {"name": "gone", "price": "1", "quantity": "1"})
+    for item in (kept, gone):
+        state.assoc_put_default("line_items", item["id"], "deals", deal["id"])
+    state.archive_object("line_items", gone["id"])
+    listed = [r["toObjectId"] for r in state.assoc_list("deals", deal["id"], "line_items")["results"]]
+    assert [str(t) for t in listed] == [kept["id"]]
