@@ -56,3 +56,38 @@ class ServerThread:
 def serve_forever(app: Any, host: str, port: int) -> None:
     """Serve in the foreground until interrupted (the ``python -m sandbox`` CLI)."""
     uvicorn.run(app, host=host, port=port, log_level="info", lifespan="off")
+
+
+class ServedSandbox:
+    """Lifecycle shared by the sandboxes: ``start()`` serves ``self.app`` on a thread, ``url``,
+    ``stop()`` (then ``close()``, where a subclass releases its state), context manager."""
+
+    host: str
+    port: int
+    app: Any
+    _server: ServerThread | None = None
+
+    def start(self) -> Any:
+        if self._server is None:
+            self._server = ServerThread(self.app, host=self.host, port=self.port).start()
+            self.port = self._server.port
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        self.close()
+
+    def close(self) -> None:
+        """Release what the sandbox holds besides the server (persisted state)."""
+
+    def __enter__(self) -> Any:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"

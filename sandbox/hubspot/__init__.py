@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sandbox._server import ServedSandbox
 from sandbox.hubspot.limits import Faults, RateLimiter, Stats
 from sandbox.hubspot.state import HubSpotError, HubSpotState
 
@@ -17,7 +18,7 @@ __all__ = ["HubSpotSandbox", "HubSpotState", "HubSpotError", "build_app"]
 DEFAULT_TOKEN = "sandbox-token"
 
 
-class HubSpotSandbox:
+class HubSpotSandbox(ServedSandbox):
     """State + HTTP server + limits in one object; ``start()`` serves it on a thread."""
 
     def __init__(self, port: int = 0, token: str = DEFAULT_TOKEN, burst_limit: int = 190,
@@ -38,40 +39,16 @@ class HubSpotSandbox:
             self._store.load(self.state)
             self.state.on_change = self._save
         self.app = build_app(self)
-        self._server = None
 
     def _save(self) -> None:
         if self._store is not None:
             self._store.save(self.state)
 
-    # ---- lifecycle
-
-    def start(self) -> HubSpotSandbox:
-        from sandbox._server import ServerThread
-
-        self._server = ServerThread(self.app, host=self.host, port=self.port)
-        self._server.start()
-        self.port = self._server.port
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
+    def close(self) -> None:
         if self._store is not None:
             self._save()
             self._store.close()
             self._store = None
-
-    def __enter__(self) -> HubSpotSandbox:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
     # ---- sandbox control (same as the /_sandbox endpoints)
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sandbox._server import ServerThread
+from sandbox._server import ServedSandbox
 from sandbox.officernd.api import create_app
 from sandbox.officernd.limits import Limits
 from sandbox.officernd.state import ApiError, State
@@ -19,7 +19,7 @@ from sandbox.officernd.state import ApiError, State
 __all__ = ["ApiError", "OfficeRnDSandbox", "State"]
 
 
-class OfficeRnDSandbox:
+class OfficeRnDSandbox(ServedSandbox):
     """The OfficeRnD sandbox served on a background thread (tests, benchmarks, demos)."""
 
     def __init__(self, port: int = 0, seed: int = 42, scale: int = 500,
@@ -36,31 +36,9 @@ class OfficeRnDSandbox:
         self.org = org
         self.client_id = client_id
         self.client_secret = client_secret
-        self._server: ServerThread | None = None
 
-    # server ---------------------------------------------------------------
-    def start(self) -> OfficeRnDSandbox:
-        if self._server is None:
-            self._server = ServerThread(self.app, host=self.host, port=self.port).start()
-            self.port = self._server.port
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
+    def close(self) -> None:
         self.state.close()
-
-    def __enter__(self) -> OfficeRnDSandbox:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        """Root URL (token endpoint at ``url + "/oauth/token"``)."""
-        return f"http://{self.host}:{self.port}"
 
     @property
     def api_url(self) -> str:
