@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
@@ -21,33 +20,8 @@ from sqlalchemy import create_engine, select, text
 from hubspot_sync import warehouse as wmod
 from hubspot_sync.warehouse import Warehouse, to_utc, url_from_connection
 
-PG_URL = os.environ.get("SYNC_TEST_POSTGRES_URL",
-                        "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 E = "members"
 T0 = datetime(2024, 3, 1, 10, 0, tzinfo=UTC)
-
-
-def _pg_problem() -> str | None:
-    """None when the PostgreSQL server answers, else why not."""
-    try:
-        engine = create_engine(PG_URL, connect_args={"connect_timeout": 3})
-        with engine.connect() as conn:
-            conn.execute(text("select 1"))
-        engine.dispose()
-        return None
-    except Exception as exc:  # any connection failure means "not reachable"
-        return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}"
-
-
-@pytest.fixture(scope="session")
-def pg_available() -> None:
-    problem = _pg_problem()
-    if problem is None:
-        return
-    message = f"PostgreSQL not reachable at {PG_URL} ({problem})"
-    if os.environ.get("REQUIRE_POSTGRES") == "1":
-        pytest.fail(message + "; REQUIRE_POSTGRES=1 makes this mandatory")
-    pytest.skip(message)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -57,14 +31,14 @@ def wh(request, tmp_path):
         yield w
         w.dispose()
         return
-    request.getfixturevalue("pg_available")
+    pg_url = request.getfixturevalue("postgres_url")  # skips, or fails under REQUIRE_POSTGRES
     schema = f"wh_test_{uuid.uuid4().hex[:12]}"
-    w = Warehouse(PG_URL, schema=schema)
+    w = Warehouse(pg_url, schema=schema)
     try:
         yield w
     finally:
         w.dispose()
-        engine = create_engine(PG_URL)
+        engine = create_engine(pg_url)
         with engine.begin() as conn:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         engine.dispose()
