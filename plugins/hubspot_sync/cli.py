@@ -53,9 +53,10 @@ def sync(entities: Sequence[str] | None = None, full_refresh: bool = False,
         dag_run = dags[mapping.dag_id].test(
             logical_date=None, run_conf={"full_refresh": full_refresh, "dry_run": dry_run})
         state = str(getattr(dag_run.state, "value", dag_run.state))
-        run = warehouse.get_run(mapping.entity, dag_run.run_id) or {}
-        rows.append({"entity": mapping.entity, "state": state,
-                     **{k: run.get(k, "") for k in COLUMNS[2:]}})
+        for unit in (mapping, *mapping.child_mappings()):
+            run = warehouse.get_run(unit.entity, dag_run.run_id) or {}
+            rows.append({"entity": unit.entity, "state": state,
+                         **{k: run.get(k, "") for k in COLUMNS[2:]}})
         failed |= state != "success"
     print()
     print(format_table(rows))
