@@ -7,19 +7,27 @@ or the sandbox), login = client id, password = client secret, extra
 grants).
 
 The token endpoint allows 5 calls a minute, so tokens live in a process-wide cache keyed
-by (token_url, client_id, scopes) until shortly before they expire; many extracts in one
-worker process share one token. A 401 refreshes the token once. 429 responses (token
+by (token_url, client_id, scopes) until shortly before they expire, backed by a file under
+``$AIRFLOW_HOME/.cache`` (mode 0600, ``flock``-guarded) so that the task processes of a
+machine share one token: six entity DAGs starting at the same minute fetch one token, not
+six. A 401 refreshes the token once. 429 responses (token
 endpoint or reads) wait for ``Retry-After``; 5xx, timeouts and connection errors are
 retried with exponential backoff.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -41,9 +49,57 @@ _TOKEN_LOCK = threading.Lock()
 
 
 def clear_token_cache() -> None:
-    """Forget every cached token (tests)."""
+    """Forget every cached token of this process (tests); the shared file is left alone."""
     with _TOKEN_LOCK:
         _TOKENS.clear()
+
+
+def default_token_cache_dir() -> Path | None:
+    """``$SYNC_TOKEN_CACHE_DIR``, else ``$AIRFLOW_HOME/.cache``; None when neither is set."""
+    explicit = os.environ.get("SYNC_TOKEN_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    home = os.environ.get("AIRFLOW_HOME")
+    return Path(home) / ".cache" if home else None
+
+
+class SharedTokenFile:
+    """Tokens shared by the processes of one machine: a JSON file, locked while in use.
+
+    Entries are keyed by a hash of (token_url, client_id, scopes) and expire by wall clock.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / "officernd-tokens.json"
+
+    @staticmethod
+    def key(parts: tuple[str, ...]) -> str:
+        return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+    @contextmanager
+    def locked(self) -> Iterator[dict[str, Any]]:
+        """The file's entries, exclusively; changes to the dict are written back."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "r+", encoding="utf-8") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                text = handle.read()
+                try:
+                    entries = json.loads(text) if text.strip() else {}
+                except ValueError:
+                    entries = {}  # a torn or foreign file is only a cache: start afresh
+                before = dict(entries)
+                yield entries
+                if entries != before:
+                    now = time.time()
+                    entries = {k: v for k, v in entries.items()
+                               if v.get("expires_at", 0) > now}
+                    handle.seek(0)
+                    handle.truncate()
+                    handle.write(json.dumps(entries))
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class OfficeRnDSource(Source):
@@ -53,13 +109,20 @@ class OfficeRnDSource(Source):
     :param max_attempts: sends per request before giving up.
     :param get_many_threshold: ``get_many`` fetches ids one by one up to this many,
         above it pages through the whole resource once.
+    :param token_cache_dir: where the token shared by this machine's processes is kept
+        (default ``$SYNC_TOKEN_CACHE_DIR`` or ``$AIRFLOW_HOME/.cache``; None: this process only).
     """
 
     def __init__(self, conn_id: str = "officernd_default", *, max_attempts: int = 6,
                  backoff: Backoff | None = None, timeout: float = 30.0,
                  get_many_threshold: int = GET_MANY_THRESHOLD,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 token_cache_dir: Path | None | bool = True) -> None:
         super().__init__()
+        # True: the default shared directory (if any); None/False: this process only.
+        directory = default_token_cache_dir() if token_cache_dir is True else (
+            token_cache_dir or None)
+        self._shared = SharedTokenFile(Path(directory)) if directory else None
         self.conn_id = conn_id
         self.max_attempts = max(1, max_attempts)
         self.backoff = backoff or Backoff(attempts=self.max_attempts)
@@ -129,9 +192,25 @@ class OfficeRnDSource(Source):
                 cached = None
             if cached and cached[1] > time.monotonic():
                 return cached[0]
-            token, lifetime = self._fetch_token()
+            if self._shared is None:
+                token, lifetime = self._fetch_token()
+            else:
+                token, lifetime = self._shared_token(key, stale if refresh else None)
             _TOKENS[key] = (token, time.monotonic() + max(0.0, lifetime - TOKEN_MARGIN))
             return token
+
+    def _shared_token(self, key: tuple[str, str, str], stale: str | None) -> tuple[str, float]:
+        """The machine's shared token, fetched by whichever process finds none valid."""
+        assert self._shared is not None
+        name = SharedTokenFile.key(key)
+        with self._shared.locked() as entries:
+            entry = entries.get(name)
+            remaining = (entry or {}).get("expires_at", 0) - time.time()
+            if entry and entry.get("token") != stale and remaining > TOKEN_MARGIN:
+                return entry["token"], remaining
+            token, lifetime = self._fetch_token()
+            entries[name] = {"token": token, "expires_at": time.time() + lifetime}
+            return token, lifetime
 
     def _fetch_token(self) -> tuple[str, float]:
         cfg = self._config()
