@@ -786,6 +786,7 @@ def associate(run: EntityRun) -> dict[str, Any]:
                                                       if w["to_entity"] == entity})
     batches: dict[tuple[str, int], list[tuple[str, str]]] = defaultdict(list)
     waiting, done_pending = [], []
+    wanted_by_pair: dict[tuple[str, int, str, str], dict[str, Any]] = {}
     for w in wanted:
         target_mapping = run.target_mapping(w["to_entity"])
         to_object = target_mapping.hubspot.object
@@ -802,13 +803,26 @@ def associate(run: EntityRun) -> dict[str, Any]:
             done_pending.append(w)
         if to_id in (current.get(w["source_id"], {}).get(to_object) or []):
             continue  # already there: a re-run writes nothing
-        batches[(to_object, _type_id(run, w["assoc"], to_object))].append((from_id, to_id))
+        type_id = _type_id(run, w["assoc"], to_object)
+        batches[(to_object, type_id)].append((from_id, to_id))
+        wanted_by_pair[(to_object, type_id, from_id, to_id)] = w
     associated, failed = 0, 0
     for (to_object, type_id), pairs in sorted(batches.items()):
         pairs = sorted(set(pairs))
         result = hook.associate(mapping.hubspot.object, to_object, pairs, type_id)
         associated += len(pairs) - len(result.errors)
         failed += len(result.errors)
+        # A pair HubSpot refused waits with HubSpot's reason and is tried again next run.
+        for error in result.errors:
+            from_id, _, to_id = str(error.input_id or "").partition(":")
+            w = wanted_by_pair.get((to_object, type_id, from_id, to_id))
+            if w is not None:
+                waiting.append({"source_id": w["source_id"], "to_entity": w["to_entity"],
+                                "to_source_id": w["to_source_id"], "type_id": type_id,
+                                "reason": f"HubSpot refused the association "
+                                          f"({error.category}): {error.message}"})
+                if w in done_pending:
+                    done_pending.remove(w)
     if waiting:
         warehouse.add_pending_associations(run.entity, run.run_id, waiting)
     if done_pending:

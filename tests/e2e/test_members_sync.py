@@ -218,3 +218,23 @@ def test_waiting_associations_are_counted_once_across_runs(sync_env) -> None:
     assert second["details"]["pending_associations"] == first["details"][
         "pending_associations"] == len(waiting)
     assert len({(p["source_id"], p["to_source_id"]) for p in waiting}) == len(waiting)
+
+
+def test_an_association_hubspot_refuses_waits_with_its_reason(sync_env) -> None:
+    sync_env.run("companies")
+    companies = sync_env.warehouse.id_map("companies")
+    members = sync_env.officernd.state.records("members")
+    target = next(m["company"] for m in members if m.get("company") in companies)
+    # Someone archived the company in HubSpot after it synced: associating with it fails.
+    sync_env.hook().batch_archive("companies", [companies[target]])
+
+    run = sync_env.run("members")
+
+    assert run["state"] == "success"
+    waiting = [p for p in sync_env.warehouse.pending_associations("members")
+               if p["to_source_id"] == target]
+    assert waiting, "the refused pairs are kept, not dropped"
+    assert all(p["reason"].startswith("HubSpot refused the association") for p in waiting)
+    assert {p["source_id"] for p in waiting} == {
+        m["_id"] for m in members if m.get("company") == target
+        and m["_id"] in sync_env.warehouse.id_map("members")}
