@@ -270,9 +270,6 @@ class EntityMapping(_Model):
         missing = [key for key in self.hubspot.match_on if key not in targets]
         if missing:
             raise ValueError(f"match_on keys must be mapped properties: {', '.join(missing)}")
-        for assoc in self.associations:
-            if assoc.type_id is None:
-                raise_if_unknown_association(self.hubspot.object, assoc)
         return self
 
     @property
@@ -326,12 +323,6 @@ class EntityMapping(_Model):
             rows.append(f"| {prop.describe_origin()} | `{prop.to}` | {steps} | {prop.ownership} | "
                         f"{checks} |")
         return "\n".join(rows)
-
-
-def raise_if_unknown_association(from_object: str, assoc: AssociationSpec) -> None:
-    """Associations name the target entity; its object is resolved later, so only check the kind."""
-    if assoc.type not in ("unlabeled", "primary"):
-        raise ValueError(f"association type {assoc.type!r} is not unlabeled or primary")
 
 
 def association_type_id(from_object: str, to_object: str, kind: str = "unlabeled",

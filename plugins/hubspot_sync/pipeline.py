@@ -42,8 +42,6 @@ ASSOCIATIONS_KEY = "_associations"  # reserved key of a HubSpot snapshot row (no
 # Rejects recorded by load (HubSpot refused the write, the parent is not synced): passing
 # validation does not resolve them, only a successful write does.
 LOAD_RULES = ("hubspot_refused", "parent_not_synced")
-COUNT_KEYS = ("extracted", "created", "updated", "unchanged", "skipped", "rejected", "failed",
-              "api_calls")
 
 
 class ConfigurationError(RuntimeError):
