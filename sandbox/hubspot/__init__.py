@@ -10,7 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from sandbox._server import ServedSandbox
-from sandbox.hubspot.limits import Faults, RateLimiter, Stats
+from sandbox._stats import RequestStats
+from sandbox.hubspot.limits import Faults, RateLimiter
 from sandbox.hubspot.state import HubSpotError, HubSpotState
 
 __all__ = ["HubSpotSandbox", "HubSpotState", "HubSpotError", "build_app"]
@@ -30,7 +31,7 @@ class HubSpotSandbox(ServedSandbox):
         self.state = HubSpotState(search_lag_ms=search_lag_ms)
         self.limiter = RateLimiter(burst_limit, search_limit, daily_limit)
         self.faults = Faults()
-        self._stats = Stats()
+        self._stats = RequestStats()
         self._store = None
         if state_file:
             from sandbox.hubspot.store import SQLiteStore

@@ -12,7 +12,7 @@ import random
 import threading
 import time
 import uuid
-from collections import Counter, deque
+from collections import deque
 from datetime import UTC, datetime
 from typing import Any
 
@@ -153,26 +153,3 @@ class Faults:
                 return (f"Property values were not valid: input refused by the sandbox "
                         f"({name} = {rule['equals']!s})")
         return None
-
-
-class Stats:
-    """Request counts by (method, route template, status)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._counts: Counter[tuple[str, str, int]] = Counter()
-
-    def record(self, method: str, route: str, status: int) -> None:
-        with self._lock:
-            self._counts[(method, route, status)] += 1
-
-    def reset(self) -> None:
-        with self._lock:
-            self._counts.clear()
-
-    def snapshot(self) -> dict:
-        with self._lock:
-            items = sorted(self._counts.items())
-        return {"total": sum(c for _, c in items),
-                "requests": [{"method": m, "route": r, "status": s, "count": c}
-                             for (m, r, s), c in items]}

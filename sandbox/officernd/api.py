@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections import Counter
 from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
+from sandbox._stats import RequestStats
 from sandbox.officernd.limits import TOO_MANY, Limits
 from sandbox.officernd.state import ApiError, State
 
@@ -24,29 +23,6 @@ def _json(payload: Any, status: int = 200, headers: dict[str, str] | None = None
 
 def _error(exc: ApiError) -> Response:
     return _json(exc.payload(), exc.status, exc.headers)
-
-
-class RequestStats:
-    """Counts of requests by (method, route template, status)."""
-
-    def __init__(self) -> None:
-        self._counts: Counter[tuple[str, str, int]] = Counter()
-        self._lock = threading.Lock()
-
-    def add(self, method: str, route: str, status: int) -> None:
-        with self._lock:
-            self._counts[(method, route, status)] += 1
-
-    def snapshot(self) -> dict:
-        with self._lock:
-            items = sorted(self._counts.items())
-        return {"total": sum(c for _, c in items),
-                "requests": [{"method": m, "route": r, "status": s, "count": c}
-                             for (m, r, s), c in items]}
-
-    def clear(self) -> None:
-        with self._lock:
-            self._counts.clear()
 
 
 class _StatsMiddleware:
@@ -69,7 +45,7 @@ class _StatsMiddleware:
             await self.app(scope, receive, send_wrapper)
         finally:
             route = scope.get("route")
-            self.stats.add(scope["method"], getattr(route, "path", "<unmatched>"), status["code"])
+            self.stats.record(scope["method"], getattr(route, "path", "<unmatched>"), status["code"])
 
 
 async def _body_json(request: Request) -> dict:
@@ -219,7 +195,7 @@ def create_app(state: State, limits: Limits) -> FastAPI:
 
     @app.post("/_sandbox/stats/reset")
     def reset_stats() -> Response:
-        stats.clear()
+        stats.reset()
         return _json({"ok": True})
 
     @app.post("/_sandbox/reset")
