@@ -10,7 +10,6 @@ export AIRFLOW_HOME ?= $(CURDIR)/.airflow
 export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
-export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)
 
 HUBSPOT_PORT ?= 8091
 OFFICERND_PORT ?= 8092
@@ -25,10 +24,13 @@ export AIRFLOW_CONN_OFFICERND_DEFAULT ?= {"conn_type": "http", "host": "http://1
 
 install: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt constraints.txt
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade "pip==25.3"
 	$(BIN)/pip install --quiet -r requirements.txt -r requirements-dev.txt -c constraints.txt
+	# The library (src/hubspot_sync) and the sandboxes, editable: importable everywhere
+	# with no sys.path edits; dependencies come from the pinned files above only.
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
 lint: $(STAMP)

@@ -19,14 +19,11 @@ import sys
 import time
 import tracemalloc
 from datetime import UTC, datetime
-from pathlib import Path
 
 import requests
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from sandbox.officernd import OfficeRnDSandbox  # noqa: E402
-from sandbox.seed import generate  # noqa: E402
+from sandbox.officernd import OfficeRnDSandbox
+from sandbox.seed import generate
 
 ANCHOR = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
 

@@ -23,7 +23,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="bench-sync-"))
 
 
@@ -64,7 +63,7 @@ def main() -> int:
                         help="HubSpot requests per 10 s (Professional: 190)")
     args = parser.parse_args()
 
-    from hubspot_sync.hubspot import HubSpotHook
+    from hubspot_sync.hubspot_client import HubSpotHook
     from hubspot_sync.mapping import load_mappings
     from hubspot_sync.pipeline import RunWindow
     from hubspot_sync.sources.officernd import OfficeRnDSource

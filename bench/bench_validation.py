@@ -15,17 +15,15 @@ import argparse
 import os
 import platform
 import resource
-import sys
 import tempfile
 import time
 import tracemalloc
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "plugins"))
+from hubspot_sync.mapping import load_mapping
+from hubspot_sync.validation import validate_rows
 
-from hubspot_sync.mapping import load_mapping  # noqa: E402
-from hubspot_sync.validation import validate_rows  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 CITIES = ["London", "Berlin", "Sofia", "Lisbon", "New York", "Austin", "Paris", "Madrid"]
 STATUSES = ["active", "former", "pending", "contact", "lead", "drop-in"]

@@ -16,14 +16,11 @@ import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
+import pandas as pd
+from sqlalchemy import create_engine, text
 
-import pandas as pd  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
-
-from hubspot_sync.warehouse import Warehouse  # noqa: E402
+from hubspot_sync.warehouse import Warehouse
 
 PG_URL = os.environ.get("SYNC_TEST_POSTGRES_URL",
                         "postgresql+psycopg2://postgres@127.0.0.1:5432/test")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -73,7 +72,7 @@ class SyncEnv:
                 "record_write_calls": record_write_calls(after) - record_write_calls(before)}
 
     def hook(self):
-        from hubspot_sync.hubspot import HubSpotHook
+        from hubspot_sync.hubspot_client import HubSpotHook
 
         return HubSpotHook.from_url(self.hubspot.url, "sandbox-token")
 
@@ -101,10 +100,9 @@ def _backfill_run(dag: Any, logical_date: datetime, conf: dict):
 
 @pytest.fixture(scope="session")
 def entity_dags(airflow_db) -> dict:
-    sys.path.insert(0, str(ROOT / "dags"))
-    import sync_entities
+    from hubspot_sync.dag_files import entity_dags
 
-    return sync_entities.DAGS
+    return entity_dags()
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ PAIR_RULE = "expect_column_pair_values_a_to_be_greater_than_b"  # contracts.yaml
 @pytest.fixture
 def sent(monkeypatch) -> list[dict[str, Any]]:
     """Every HubSpot request of the test: method, route template, path values, JSON body."""
-    from hubspot_sync.hubspot import HubSpotHook
+    from hubspot_sync.hubspot_client import HubSpotHook
 
     captured: list[dict[str, Any]] = []
     original = HubSpotHook._request

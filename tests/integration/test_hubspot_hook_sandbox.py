@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from hubspot_sync.hubspot import HubSpotError, HubSpotHook
+from hubspot_sync.hubspot_client import HubSpotError, HubSpotHook
 from hubspot_sync.retry import Backoff
 
 ID_PROP = {"name": "officernd_id", "label": "OfficeRnD id", "type": "string",

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from hubspot_sync.hubspot import BatchOutcome, HubSpotError, HubSpotHook, RowError
+from hubspot_sync.hubspot_client import BatchOutcome, HubSpotError, HubSpotHook, RowError
 from hubspot_sync.retry import Backoff, RollingLimiter
 
 Reply = tuple[int, dict[str, str], Any]

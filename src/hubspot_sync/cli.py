@@ -13,24 +13,16 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
 COLUMNS = ("entity", "state", "extracted", "created", "updated", "unchanged", "skipped",
            "rejected", "failed", "api_calls")
-
-
-def _dags() -> dict:
-    sys.path.insert(0, str(ROOT / "dags"))
-    import sync_entities
-
-    return sync_entities.DAGS
 
 
 def sync(entities: Sequence[str] | None = None, full_refresh: bool = False,
          dry_run: bool = False) -> int:
     from airflow.utils import db
 
+    from hubspot_sync.dag_files import entity_dags
     from hubspot_sync.mapping import load_mappings
     from hubspot_sync.warehouse import Warehouse
 
@@ -43,7 +35,7 @@ def sync(entities: Sequence[str] | None = None, full_refresh: bool = False,
     if unknown:
         print(f"no mapping for: {', '.join(sorted(unknown))}", file=sys.stderr)
         return 2
-    dags = _dags()
+    dags = entity_dags()
     warehouse = Warehouse.from_airflow()
     rows, failed = [], False
     for mapping in mappings.ordered():

@@ -29,7 +29,7 @@ from hubspot_sync.transforms import get_path, map_record, parse_datetime, render
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-    from hubspot_sync.hubspot import HubSpotHook
+    from hubspot_sync.hubspot_client import HubSpotHook
     from hubspot_sync.sources.base import Source
     from hubspot_sync.warehouse import Warehouse
 
@@ -142,7 +142,7 @@ class EntityRun:
         if self.parent is not None:
             return self.parent.hook
         if self._hook is None:
-            from hubspot_sync.hubspot import HubSpotHook
+            from hubspot_sync.hubspot_client import HubSpotHook
 
             self._hook = HubSpotHook(hubspot_conn_id=self.hubspot_conn_id)
         return self._hook
