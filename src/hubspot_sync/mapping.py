@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import re
 import string
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -166,15 +165,6 @@ class PropertySpec(_Model):
             return []
         return self.transform if isinstance(self.transform, list) else [self.transform]
 
-    @property
-    def source_fields(self) -> list[str]:
-        """Source fields this property reads (for $select and documentation)."""
-        if self.from_ is not None:
-            return [self.from_]
-        if self.template is not None:
-            return [field for _, field, _, _ in string.Formatter().parse(self.template) if field]
-        return []
-
     def describe_origin(self) -> str:
         if self.id_of is not None:
             return f"{self.from_ or self.template} → HubSpot id of {self.id_of}"
@@ -295,9 +285,6 @@ class EntityMapping(_Model):
             depends_on=[self.entity], tags=self.tags)
             for child in self.children]
 
-    def property(self, name: str) -> PropertySpec:
-        return next(p for p in self.properties if p.to == name)
-
     def source_id_value(self, source_id: str) -> str:
         """The value of the HubSpot id property for a source id."""
         return f"{self.hubspot.id_prefix}{source_id}"
@@ -373,20 +360,21 @@ def load_mapping(path: str | Path) -> EntityMapping:
 
 @dataclass(frozen=True)
 class MappingSet:
-    """Every mapping in a folder, and the files that failed (each with its message)."""
+    """Every usable mapping in a folder, and the files that cannot be used (each with its
+    message). A mapping in a ``depends_on`` cycle, or naming an entity that has no mapping
+    file, is among the errors, so the other entities keep working."""
 
     mappings: dict[str, EntityMapping]
     errors: dict[str, str]
 
     def ordered(self) -> list[EntityMapping]:
-        """Entities in dependency order (depends_on first), then by name."""
+        """Entities in dependency order (depends_on first), then by name. Never raises:
+        ``load_mappings`` keeps cycles out of ``mappings``; a back edge is ignored here."""
         done: list[str] = []
 
         def visit(name: str, trail: tuple[str, ...]) -> None:
-            if name in done or name not in self.mappings:
+            if name in done or name in trail or name not in self.mappings:
                 return
-            if name in trail:
-                raise MappingError(f"depends_on cycle: {' -> '.join((*trail, name))}")
             for dep in sorted(self.mappings[name].depends_on):
                 visit(dep, (*trail, name))
             done.append(name)
@@ -396,18 +384,82 @@ class MappingSet:
         return [self.mappings[name] for name in done]
 
 
-def load_mappings(folder: str | Path | None = None,
-                  only: Iterable[str] | None = None) -> MappingSet:
-    """Load every ``*.yaml`` in ``folder``; a broken file is reported, never fatal to the others."""
+def _entity_references(mapping: EntityMapping) -> list[tuple[str, str]]:
+    """(key path, entity name) for every entity the mapping names: depends_on,
+    associations and ``id_of`` (of its own properties and of its children's)."""
+    refs = [(f"depends_on[{i}]", name) for i, name in enumerate(mapping.depends_on)]
+    refs += [(f"associations[{i}].to", a.to) for i, a in enumerate(mapping.associations)]
+    refs += [(f"properties[{i}].id_of", p.id_of) for i, p in enumerate(mapping.properties)
+             if p.id_of is not None]
+    refs += [(f"children[{c}].properties[{i}].id_of", p.id_of)
+             for c, child in enumerate(mapping.children)
+             for i, p in enumerate(child.properties) if p.id_of is not None]
+    return refs
+
+
+def _dependency_cycles(mappings: dict[str, EntityMapping]) -> list[list[str]]:
+    """Each depends_on cycle once, as the path that closes it (``a -> b -> a``)."""
+    cycles: list[list[str]] = []
+    state: dict[str, str] = {}  # name -> "open" (on the current path) | "done"
+
+    def visit(path: list[str]) -> None:  # path ends with the entity visited
+        name = path[-1]
+        state[name] = "open"
+        for dep in sorted(set(mappings[name].depends_on)):
+            if dep not in mappings:
+                continue
+            if state.get(dep) == "open":
+                cycles.append([*path[path.index(dep):], dep])
+            elif dep not in state:
+                visit([*path, dep])
+        state[name] = "done"
+
+    for name in sorted(mappings):
+        if name not in state:
+            visit([name])
+    return cycles
+
+
+def _reference_errors(mappings: dict[str, EntityMapping], paths: dict[str, Path],
+                      known: set[str]) -> dict[str, str]:
+    """Parse-time errors of mappings that name an unknown entity or sit on a depends_on
+    cycle, by entity; each message names the file, the key and the name or the cycle."""
+    errors: dict[str, list[str]] = {}
+    for name, mapping in mappings.items():
+        for key, target in _entity_references(mapping):
+            if target not in known:
+                errors.setdefault(name, []).append(
+                    f"{paths[name]}: {key}: {target!r} is not an entity with a mapping file "
+                    f"(known: {', '.join(sorted(known))})")
+    for cycle in _dependency_cycles(mappings):
+        text = " -> ".join(cycle)
+        for name in dict.fromkeys(cycle):
+            key = f"depends_on[{mappings[name].depends_on.index(cycle[cycle.index(name) + 1])}]"
+            errors.setdefault(name, []).append(
+                f"{paths[name]}: {key}: depends_on cycle {text}; an entity cannot wait for "
+                "itself")
+    return {name: "\n".join(lines) for name, lines in errors.items()}
+
+
+def load_mappings(folder: str | Path | None = None) -> MappingSet:
+    """Load every ``*.yaml`` in ``folder``; a broken file is reported, never fatal to the
+    others. Besides each file's own checks, every entity a mapping names (depends_on,
+    associations, ``id_of``) must have a mapping file, and depends_on must not loop."""
     folder = DEFAULT_MAPPINGS_DIR if folder is None else folder
     mappings: dict[str, EntityMapping] = {}
+    paths: dict[str, Path] = {}
     errors: dict[str, str] = {}
-    wanted = set(only) if only is not None else None
-    for path in sorted(Path(folder).glob("*.yaml")):
-        if wanted is not None and path.stem not in wanted:
-            continue
+    files = sorted(Path(folder).glob("*.yaml"))
+    for path in files:
         try:
             mappings[path.stem] = load_mapping(path)
+            paths[path.stem] = path
         except MappingError as exc:
             errors[str(path)] = str(exc)
+    # A broken file still names a known entity: fixing it must not break its dependants.
+    known = {path.stem for path in files}
+    known |= {child.entity for m in mappings.values() for child in m.child_mappings()}
+    for name, message in _reference_errors(mappings, paths, known).items():
+        errors[str(paths[name])] = message
+        del mappings[name]
     return MappingSet(mappings, errors)

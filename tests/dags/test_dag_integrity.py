@@ -67,25 +67,52 @@ def test_parse_is_light_and_fast() -> None:
     assert heavy == "[]"
 
 
-def test_broken_mapping_becomes_a_failing_dag_and_spares_the_others(tmp_path) -> None:
-    good = (DEFAULT_MAPPINGS_DIR / "companies.yaml").read_text()
-    (tmp_path / "companies.yaml").write_text(good)
-    (tmp_path / "members.yaml").write_text(good.replace("entity: companies", "entity: members")
-                                           .replace("mode: upsert", "mode: sideways"))
+def parse_dags(mappings_dir: Path) -> dict[str, list]:
+    """dag_id -> [task ids, description, doc_md] of the DAG file parsed on ``mappings_dir``,
+    in a subprocess: a broken DAG must not replace the suite's own DAG of that id."""
     code = (
         "import json, runpy\n"
         f"dags = runpy.run_path({str(ROOT / 'dags' / 'sync_entities.py')!r})['DAGS']\n"
         "print(json.dumps({d: [sorted(dag.task_dict), dag.description, dag.doc_md]"
         " for d, dag in dags.items()}))\n"
     )
-    # A subprocess: the broken DAG must not replace the suite's own sync_members.
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True, cwd=ROOT,
-                            env={**os.environ, "SYNC_MAPPINGS_DIR": str(tmp_path)})
-    dags = json.loads(result.stdout.strip().splitlines()[-1])
+                            env={**os.environ, "SYNC_MAPPINGS_DIR": str(mappings_dir)})
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_broken_mapping_becomes_a_failing_dag_and_spares_the_others(tmp_path) -> None:
+    good = (DEFAULT_MAPPINGS_DIR / "companies.yaml").read_text()
+    (tmp_path / "companies.yaml").write_text(good)
+    (tmp_path / "members.yaml").write_text(good.replace("entity: companies", "entity: members")
+                                           .replace("mode: upsert", "mode: sideways"))
+    dags = parse_dags(tmp_path)
     assert set(dags) == {"sync_companies", "sync_members"}
     assert "load" in dags["sync_companies"][0]
     tasks, description, doc = dags["sync_members"]
     assert tasks == ["mapping_error"]
     assert description.startswith("BROKEN MAPPING")
     assert str(tmp_path / "members.yaml") in doc and "mode: Input should be" in doc
+
+
+def test_cycle_and_unknown_entity_become_broken_dags_at_parse_time(tmp_path) -> None:
+    for name in ("companies", "members", "plans", "contracts"):
+        (tmp_path / f"{name}.yaml").write_text((DEFAULT_MAPPINGS_DIR / f"{name}.yaml").read_text())
+    companies = tmp_path / "companies.yaml"
+    companies.write_text(companies.read_text() + "depends_on: [members]\n")  # members -> companies
+    contracts = tmp_path / "contracts.yaml"
+    contracts.write_text(contracts.read_text().replace("{to: members, via: member}",
+                                                       "{to: memebrs, via: member}"))
+    dags = parse_dags(tmp_path)
+    assert set(dags) == {"sync_companies", "sync_members", "sync_plans", "sync_contracts"}
+    assert "load" in dags["sync_plans"][0]  # the others keep working
+    for entity in ("companies", "members"):
+        tasks, description, doc = dags[f"sync_{entity}"]
+        assert tasks == ["mapping_error"] and description.startswith("BROKEN MAPPING")
+        assert f"{tmp_path / entity}.yaml: depends_on[0]: depends_on cycle companies -> " \
+               "members -> companies" in doc
+    tasks, description, doc = dags["sync_contracts"]
+    assert tasks == ["mapping_error"]
+    assert f"{contracts}: associations[1].to: 'memebrs' is not an entity with a mapping file" \
+        in doc
