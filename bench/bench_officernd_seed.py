@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_officernd_seed.py [--scale 100000] [--seed 42]
 
-1. generation time of ``sandbox.seed.generate`` at the scale (plain run);
+1. generation time of ``sandbox.officernd.seed.generate`` at the scale (plain run);
 2. peak memory of the same generation (tracemalloc, separate run) and the process's max RSS;
 3. serving: time to page through every member over HTTP (OAuth token, ``$limit=50``,
    ``$cursorNext`` until null) with a requests.Session client, rate limit off.
@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 import requests
 
 from sandbox.officernd import OfficeRnDSandbox
-from sandbox.seed import generate
+from sandbox.officernd.seed import generate
 
 ANCHOR = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
 

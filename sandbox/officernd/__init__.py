@@ -13,8 +13,9 @@ from typing import Any
 
 from sandbox._server import ServedSandbox
 from sandbox.officernd.api import create_app
+from sandbox.officernd.errors import ApiError
 from sandbox.officernd.limits import Limits
-from sandbox.officernd.state import ApiError, State
+from sandbox.officernd.state import State
 
 __all__ = ["ApiError", "OfficeRnDSandbox", "State"]
 

@@ -1,4 +1,8 @@
-"""FastAPI routes of the OfficeRnD sandbox: translation between HTTP and :mod:`state` only."""
+"""FastAPI routes of the OfficeRnD sandbox: translation between HTTP and :mod:`state` only.
+
+Errors are raised as :class:`ApiError` and rendered by the one handler that
+``install_error_handler`` registers, so no route catches them itself.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,11 @@ from urllib.parse import parse_qsl
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
+from sandbox._errors import install_error_handler
 from sandbox._stats import RequestStats
+from sandbox.officernd.errors import ApiError
 from sandbox.officernd.limits import TOO_MANY, Limits
-from sandbox.officernd.state import ApiError, State
+from sandbox.officernd.state import State
 
 API = "/api/v2/organizations/{slug}"
 
@@ -19,10 +25,6 @@ API = "/api/v2/organizations/{slug}"
 def _json(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
                     status_code=status, media_type="application/json", headers=headers)
-
-
-def _error(exc: ApiError) -> Response:
-    return _json(exc.payload(), exc.status, exc.headers)
 
 
 class _StatsMiddleware:
@@ -45,7 +47,8 @@ class _StatsMiddleware:
             await self.app(scope, receive, send_wrapper)
         finally:
             route = scope.get("route")
-            self.stats.record(scope["method"], getattr(route, "path", "<unmatched>"), status["code"])
+            self.stats.record(scope["method"], getattr(route, "path", "<unmatched>"),
+                              status["code"])
 
 
 async def _body_json(request: Request) -> dict:
@@ -70,98 +73,73 @@ def create_app(state: State, limits: Limits) -> FastAPI:
     app.state.limits = limits
     app.state.stats = stats
     app.add_middleware(_StatsMiddleware, stats=stats)
+    install_error_handler(app)
 
     def guarded_read(request: Request, slug: str, resource: str) -> None:
-        token = state.authenticate(request.headers.get("authorization"))
+        token = state.auth.authenticate(request.headers.get("authorization"))
         retry = limits.reads.hit()
         if retry is not None:
             raise ApiError(429, TOO_MANY, headers={"Retry-After": str(retry)})
         state.check_org(slug)
         state.coll(resource)
-        state.authorize(token, resource)
+        state.auth.authorize(token, resource)
 
     # ---------------------------------------------------------------- OAuth
     @app.post("/oauth/token")
     async def token(request: Request) -> Response:
         retry = limits.tokens.hit()
         if retry is not None:
-            return _json({"message": TOO_MANY}, 429, {"Retry-After": str(retry)})
+            raise ApiError(429, TOO_MANY, headers={"Retry-After": str(retry)},
+                           body={"message": TOO_MANY})
         form = dict(parse_qsl((await request.body()).decode("utf-8", "replace"),
                               keep_blank_values=True))
-        try:
-            granted = state.issue_token(form.get("client_id"), form.get("client_secret"),
-                                        form.get("grant_type"), form.get("scope"))
-        except ApiError as exc:
-            return _error(exc)
+        granted = state.auth.issue(form.get("client_id"), form.get("client_secret"),
+                                   form.get("grant_type"), form.get("scope"))
         return _json(granted, headers={"Cache-Control": "no-store"})
 
     # ---------------------------------------------------------------- reads
     @app.get(API + "/{resource}")
     def list_records(request: Request, slug: str, resource: str) -> Response:
-        try:
-            guarded_read(request, slug, resource)
-            return _json(state.list(resource, dict(request.query_params)))
-        except ApiError as exc:
-            return _error(exc)
+        guarded_read(request, slug, resource)
+        return _json(state.list(resource, dict(request.query_params)))
 
     @app.get(API + "/{resource}/count")
     def count_records(request: Request, slug: str, resource: str) -> Response:
-        try:
-            guarded_read(request, slug, resource)
-            return _json(state.count(resource, dict(request.query_params)))
-        except ApiError as exc:
-            return _error(exc)
+        guarded_read(request, slug, resource)
+        return _json(state.count(resource, dict(request.query_params)))
 
     @app.get(API + "/{resource}/{rid}")
     def get_record(request: Request, slug: str, resource: str, rid: str) -> Response:
-        try:
-            guarded_read(request, slug, resource)
-            return _json(state.get(resource, rid, request.query_params.get("$select")))
-        except ApiError as exc:
-            return _error(exc)
+        guarded_read(request, slug, resource)
+        return _json(state.get(resource, rid, request.query_params.get("$select")))
 
     @app.get(API + "/resources/{rid}/status")
     def resource_status(request: Request, slug: str, rid: str) -> Response:
-        try:
-            guarded_read(request, slug, "resources")
-            state.get("resources", rid)
-            return _json({"_id": rid, "status": "available", "ownStatus": "available"})
-        except ApiError as exc:
-            return _error(exc)
+        guarded_read(request, slug, "resources")
+        state.get("resources", rid)
+        return _json({"_id": rid, "status": "available", "ownStatus": "available"})
 
     # ---------------------------------------------------------------- sandbox control
     @app.post("/_sandbox/mutate")
     async def mutate(request: Request) -> Response:
-        try:
-            body = await _body_json(request)
-            return _json(state.mutate(
-                resource=body.get("resource", "members"), update=body.get("update", 0),
-                create=body.get("create", 0), delete=body.get("delete", 0),
-                seed=body.get("seed")))
-        except ApiError as exc:
-            return _error(exc)
+        body = await _body_json(request)
+        return _json(state.mutate(
+            resource=body.get("resource", "members"), update=body.get("update", 0),
+            create=body.get("create", 0), delete=body.get("delete", 0),
+            seed=body.get("seed")))
 
     @app.patch("/_sandbox/records/{resource}/{rid}")
     async def patch_record(request: Request, resource: str, rid: str) -> Response:
-        try:
-            return _json(state.patch_record(resource, rid, await _body_json(request)))
-        except ApiError as exc:
-            return _error(exc)
+        return _json(state.patch_record(resource, rid, await _body_json(request)))
 
     @app.post("/_sandbox/records/{resource}")
     async def insert_record(request: Request, resource: str) -> Response:
-        try:
-            return _json(state.insert_record(resource, await _body_json(request)), 201)
-        except ApiError as exc:
-            return _error(exc)
+        return _json(state.insert_record(resource, await _body_json(request)), 201)
 
     @app.delete("/_sandbox/records/{resource}/{rid}")
     def delete_record(resource: str, rid: str) -> Response:
-        try:
-            state.delete_record(resource, rid)
-            return _json({"deleted": [rid]})
-        except ApiError as exc:
-            return _error(exc)
+        state.delete_record(resource, rid)
+        return _json({"deleted": [rid]})
 
     @app.get("/_sandbox/clock")
     def get_clock() -> Response:
@@ -169,23 +147,20 @@ def create_app(state: State, limits: Limits) -> FastAPI:
 
     @app.post("/_sandbox/clock")
     async def clock(request: Request) -> Response:
-        try:
-            body = await _body_json(request)
-            if body.get("set") is not None:
-                try:
-                    now = state.set_clock(str(body["set"]))
-                except ValueError as exc:
-                    raise ApiError(400, f"invalid date: {body['set']!r}") from exc
-            elif body.get("advance_seconds") is not None:
-                try:
-                    now = state.advance_clock(float(body["advance_seconds"]))
-                except (TypeError, ValueError) as exc:
-                    raise ApiError(400, "advance_seconds must be a number") from exc
-            else:
-                now = state.now_str()
-            return _json({"now": now})
-        except ApiError as exc:
-            return _error(exc)
+        body = await _body_json(request)
+        if body.get("set") is not None:
+            try:
+                now = state.set_clock(str(body["set"]))
+            except ValueError as exc:
+                raise ApiError(400, f"invalid date: {body['set']!r}") from exc
+        elif body.get("advance_seconds") is not None:
+            try:
+                now = state.advance_clock(float(body["advance_seconds"]))
+            except (TypeError, ValueError) as exc:
+                raise ApiError(400, "advance_seconds must be a number") from exc
+        else:
+            now = state.now_str()
+        return _json({"now": now})
 
     @app.get("/_sandbox/stats")
     def get_stats() -> Response:
@@ -214,10 +189,7 @@ def create_app(state: State, limits: Limits) -> FastAPI:
 
     @app.post("/_sandbox/limits")
     async def set_limits(request: Request) -> Response:
-        try:
-            body = await _body_json(request)
-        except ApiError as exc:
-            return _error(exc)
+        body = await _body_json(request)
         if "rate_limit" in body:
             limits.reads.set_limit(int(body["rate_limit"]))
         if "token_rate_limit" in body:

@@ -8,7 +8,7 @@ import sys
 import time
 
 from sandbox._server import serve_forever
-from sandbox.seed import parse_ts
+from sandbox.officernd.times import parse_ts
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from sandbox.officernd import OfficeRnDSandbox
-from sandbox.seed import fmt_ts
+from sandbox.officernd.times import fmt_ts
 from tests.sandbox.officernd.conftest import ANCHOR, RESOURCES, make_client
 
 HEX24 = re.compile(r"^[0-9a-f]{24}$")

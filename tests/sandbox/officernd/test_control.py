@@ -13,7 +13,7 @@ import requests
 from sandbox._server import free_port
 from sandbox.officernd import OfficeRnDSandbox
 from sandbox.officernd.cli import build_parser
-from sandbox.seed import fmt_ts, parse_ts
+from sandbox.officernd.times import fmt_ts, parse_ts
 from tests.sandbox.officernd.conftest import ANCHOR, make_client
 
 

@@ -8,7 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from sandbox.seed import RESOURCES, SHARES, TIMESTAMPED, detect_anomalies, generate, parse_ts
+from sandbox.officernd.seed import RESOURCES, SHARES, TIMESTAMPED, detect_anomalies, generate
+from sandbox.officernd.times import parse_ts
 from tests.sandbox.officernd.conftest import ANCHOR
 
 HEX24 = re.compile(r"^[0-9a-f]{24}$")

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox.officernd.state import ApiError, State, parse_limit, parse_sort
+from sandbox.officernd.errors import ApiError
+from sandbox.officernd.paging import parse_limit
+from sandbox.officernd.query import parse_sort
+from sandbox.officernd.state import State
 from tests.sandbox.officernd.conftest import ANCHOR
 
 
