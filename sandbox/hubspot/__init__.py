@@ -34,7 +34,7 @@ class HubSpotSandbox(ServedSandbox):
         self._stats = RequestStats()
         self._store = None
         if state_file:
-            from sandbox.hubspot.store import SQLiteStore
+            from sandbox.hubspot.models.persistence import SQLiteStore
 
             self._store = SQLiteStore(state_file)
             self._store.load(self.state)
@@ -70,6 +70,7 @@ class HubSpotSandbox(ServedSandbox):
 
 def build_app(sb: HubSpotSandbox):
     """The ASGI app serving ``sb`` (FastAPI routes behind the auth / limits / faults gate)."""
-    from sandbox.hubspot.api import SandboxGate, create_app
+    from sandbox.hubspot.api import create_app
+    from sandbox.hubspot.gate import SandboxGate
 
     return SandboxGate(create_app(sb), sb)

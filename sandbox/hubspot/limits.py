@@ -1,4 +1,4 @@
-"""Rate limits, injected faults and request statistics for the HubSpot sandbox.
+"""Rate limits of the HubSpot sandbox (injected faults: ``faults.py``).
 
 - burst: ``burst_limit`` requests per rolling 10 s per token (policy TEN_SECONDLY_ROLLING)
 - daily: ``daily_limit`` requests per day per account (policy DAILY); resets at UTC midnight
@@ -8,13 +8,11 @@ A limit of 0 turns it off. Requests answered 429 do not use up the window.
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 import uuid
 from collections import deque
 from datetime import UTC, datetime
-from typing import Any
 
 BURST_WINDOW_S = 10.0
 SEARCH_WINDOW_S = 1.0
@@ -91,65 +89,7 @@ class RateLimiter:
         return headers
 
 
-class Faults:
-    """Injected failures, configured through ``POST /_sandbox/faults``."""
+# ``Faults`` lived here; importers of ``sandbox.hubspot.limits.Faults`` keep working.
+from sandbox.hubspot.faults import Faults  # noqa: E402
 
-    KEYS = {"error_rate", "statuses", "latency_ms", "drop_rate", "seed", "refuse"}
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.configure({})
-
-    def configure(self, cfg: dict[str, Any]) -> dict:
-        unknown = set(cfg) - self.KEYS
-        if unknown:
-            raise ValueError(f"unknown fault settings: {sorted(unknown)}")
-        error_rate = float(cfg.get("error_rate", 0) or 0)
-        drop_rate = float(cfg.get("drop_rate", 0) or 0)
-        if not (0 <= error_rate <= 1 and 0 <= drop_rate <= 1):
-            raise ValueError("error_rate and drop_rate must be between 0 and 1")
-        statuses = [int(s) for s in (cfg.get("statuses") or [500, 502, 503, 504])]
-        refuse = cfg.get("refuse") or []
-        for rule in refuse:
-            if not isinstance(rule, dict) or "property" not in rule or "equals" not in rule:
-                raise ValueError("each refuse rule needs 'property' and 'equals'")
-        with self._lock:
-            self.error_rate = error_rate
-            self.drop_rate = drop_rate
-            self.statuses = statuses
-            self.latency_ms = float(cfg.get("latency_ms", 0) or 0)
-            self.seed = cfg.get("seed")
-            self.refuse_rules = [{"property": str(r["property"]), "equals": r["equals"]}
-                                 for r in refuse]
-            self._rng = random.Random(self.seed)
-        return self.describe()
-
-    def clear(self) -> None:
-        self.configure({})
-
-    def describe(self) -> dict:
-        return {"error_rate": self.error_rate, "statuses": self.statuses,
-                "latency_ms": self.latency_ms, "drop_rate": self.drop_rate, "seed": self.seed,
-                "refuse": self.refuse_rules}
-
-    @property
-    def active(self) -> bool:
-        return bool(self.error_rate or self.drop_rate or self.latency_ms)
-
-    def decide(self) -> tuple[str | None, int | None]:
-        """('drop', None) / ('error', status) / (None, None) for one CRM request."""
-        with self._lock:
-            if self.drop_rate and self._rng.random() < self.drop_rate:
-                return "drop", None
-            if self.error_rate and self._rng.random() < self.error_rate:
-                return "error", self._rng.choice(self.statuses)
-        return None, None
-
-    def refusal(self, properties: dict[str, Any]) -> str | None:
-        """Why a batch input is refused, or None."""
-        for rule in self.refuse_rules:
-            name = rule["property"]
-            if name in properties and str(properties[name]) == str(rule["equals"]):
-                return (f"Property values were not valid: input refused by the sandbox "
-                        f"({name} = {rule['equals']!s})")
-        return None
+__all__ = ["RateLimiter", "Faults", "BURST_WINDOW_S", "SEARCH_WINDOW_S"]

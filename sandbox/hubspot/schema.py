@@ -35,7 +35,8 @@ LAST_MODIFIED: dict[str, str] = {
 
 # Properties returned when a request names none (search guide; list/read use the same set).
 DEFAULT_RETURNED: dict[str, list[str]] = {
-    "contacts": ["firstname", "lastname", "email", "lastmodifieddate", "createdate", "hs_object_id"],
+    "contacts": ["firstname", "lastname", "email", "lastmodifieddate", "createdate",
+                 "hs_object_id"],
     "companies": ["name", "domain", "hs_lastmodifieddate", "createdate", "hs_object_id"],
     "deals": ["dealname", "amount", "closedate", "pipeline", "dealstage", "hs_lastmodifieddate",
               "createdate", "hs_object_id"],
@@ -95,7 +96,8 @@ INDUSTRIES = [
     "EVENTS_SERVICES", "FINANCIAL_SERVICES", "FOOD_BEVERAGES", "GOVERNMENT_ADMINISTRATION",
     "GRAPHIC_DESIGN", "HEALTH_WELLNESS_AND_FITNESS", "HOSPITAL_HEALTH_CARE",
     "HOSPITALITY", "HUMAN_RESOURCES", "INFORMATION_TECHNOLOGY_AND_SERVICES", "INSURANCE",
-    "INTERNET", "INVESTMENT_MANAGEMENT", "LAW_PRACTICE", "LEGAL_SERVICES", "LOGISTICS_AND_SUPPLY_CHAIN",
+    "INTERNET", "INVESTMENT_MANAGEMENT", "LAW_PRACTICE", "LEGAL_SERVICES",
+    "LOGISTICS_AND_SUPPLY_CHAIN",
     "MANAGEMENT_CONSULTING", "MARKETING_AND_ADVERTISING", "MEDIA_PRODUCTION", "MEDICAL_DEVICES",
     "NON_PROFIT_ORGANIZATION_MANAGEMENT", "ONLINE_MEDIA", "PHARMACEUTICALS", "PHOTOGRAPHY",
     "PUBLISHING", "REAL_ESTATE", "RESEARCH", "RESTAURANTS", "RETAIL", "STAFFING_AND_RECRUITING",

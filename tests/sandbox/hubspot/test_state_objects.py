@@ -121,7 +121,8 @@ def test_not_midnight_message(state):
                                        "fieldType": "date", "groupName": "contactinformation"})
     with pytest.raises(PropertyValuesError) as exc:
         state.create_object("contacts", {"email": "d@x.com", "start_date": "1709253000000"})
-    assert problems(exc.value)[0]["message"] == "1709253000000 is at 00:30:00.000 UTC, not midnight!"
+    assert problems(exc.value)[0]["message"] == (
+        "1709253000000 is at 00:30:00.000 UTC, not midnight!")
 
 
 def test_datetime_iso_and_epoch(state):

@@ -264,5 +264,6 @@ def test_archived_record_leaves_association_listings(state) -> None:
     for item in (kept, gone):
         state.assoc_put_default("line_items", item["id"], "deals", deal["id"])
     state.archive_object("line_items", gone["id"])
-    listed = [r["toObjectId"] for r in state.assoc_list("deals", deal["id"], "line_items")["results"]]
+    listed = [r["toObjectId"]
+              for r in state.assoc_list("deals", deal["id"], "line_items")["results"]]
     assert [str(t) for t in listed] == [kept["id"]]

@@ -1,6 +1,7 @@
-"""Persist a :class:`HubSpotState` to a SQLite file (``--state FILE``).
+"""Persistence: a :class:`HubSpotState` saved to / loaded from a SQLite file (``--state FILE``).
 
-Only what changed since the last save is written (the state keeps dirty sets), so a
+Only what changed since the last save is written (the state keeps dirty sets, see
+``core.py``), so a
 write request costs O(records it touched), not O(store).
 """
 
@@ -9,8 +10,13 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sandbox.hubspot.state import HubSpotState, PropertyDef, Record
+from sandbox.hubspot.models.properties import PropertyDef
+from sandbox.hubspot.models.records import Record
+
+if TYPE_CHECKING:
+    from sandbox.hubspot.state import HubSpotState
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
