@@ -1,0 +1,117 @@
+"""What every table owner of the warehouse stands on: the engine, the declared tables,
+the schema brought to the head revision before first use, and the bulk write / read of
+rows keyed by (entity, run_id)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Engine, MetaData, delete, insert, select
+from sqlalchemy.engine import Connection
+
+from hubspot_sync.warehouse import migrate
+from hubspot_sync.warehouse.connection import make_engine
+from hubspot_sync.warehouse.rows import CONVERTERS, Rows, batches, columns_of, frame, utc_list
+from hubspot_sync.warehouse.schema import build_tables
+
+
+class WarehouseBase:
+    """The staging warehouse on one SQLAlchemy URL (SQLite or PostgreSQL).
+
+    ``schema`` puts the tables in a PostgreSQL schema (created if missing); ignored on
+    SQLite. The schema is migrated to the head revision on first use.
+    """
+
+    def __init__(self, url: str, *, schema: str | None = None,
+                 engine_kwargs: Mapping[str, Any] | None = None) -> None:
+        self.url = url
+        self.engine: Engine = make_engine(url, engine_kwargs)
+        self.schema = None if self.engine.dialect.name == "sqlite" else schema
+        self.metadata = MetaData(schema=self.schema)
+        self.tables = build_tables(self.metadata)
+        self._ready = False
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.engine.url.render_as_string(hide_password=True)!r})"
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def dispose(self) -> None:
+        """Close pooled connections."""
+        self.engine.dispose()
+
+    # ----------------------------------------------------------------- schema
+
+    def create_schema(self) -> None:
+        """Bring the database to the head schema revision (idempotent, safe in parallel)."""
+        self.migrate()
+
+    def migrate(self) -> tuple[str | None, str]:
+        """Apply pending migrations; returns (revision before, revision after)."""
+        with self._lock:
+            before, after = migrate.upgrade(self.engine, self.schema)
+            self._ready = True
+        return before, after
+
+    def revision(self) -> str | None:
+        """The schema revision the database is at (None: never migrated)."""
+        with self.engine.connect() as conn:
+            return migrate.current_revision(conn, self.schema)
+
+    def _ensure_schema(self) -> None:
+        if not self._ready:
+            self.migrate()
+
+    def _begin(self) -> Any:
+        self._ensure_schema()
+        return self.engine.begin()
+
+    def _connect(self) -> Any:
+        self._ensure_schema()
+        return self.engine.connect()
+
+    def _forget_run(self, conn: Connection, entity: str, run_id: str) -> None:
+        """Drop what a run wrote, before it runs again. Each table owner extends this for
+        its own tables and calls super(); this end of the chain owns no table."""
+
+    # ----------------------------------------------------------------- run-keyed rows
+
+    def _write(self, name: str, entity: str, run_id: str, rows: Rows | None,
+               spec: Mapping[str, str], replace: bool) -> int:
+        """Bulk insert of ``rows`` under (entity, run_id); replaces the run's rows first.
+        ``spec`` maps each column to how its values are stored: key, text, json or dt."""
+        n, cols = columns_of(rows, list(spec))
+        for col, kind in spec.items():
+            cols[col] = (utc_list(cols[col]) if kind == "dt"
+                         else [CONVERTERS[kind](v) for v in cols[col]])
+        names = ["entity", "run_id", *spec]
+        consts = (entity, run_id)
+        records = [dict(zip(names, consts + vals, strict=True))
+                   for vals in zip(*(cols[c] for c in spec), strict=True)] if n else []
+        t = self.tables[name]
+        with self._begin() as conn:
+            if replace:
+                self._drop_run_rows(conn, name, entity, run_id)
+            for chunk in batches(records):
+                conn.execute(insert(t), list(chunk))
+        return n
+
+    def _read(self, name: str, entity: str, run_id: str, columns: Sequence[str],
+              where: Any = None, dt: Sequence[str] = ()) -> pd.DataFrame:
+        t = self.tables[name]
+        q = select(*[t.c[c] for c in columns]).where(t.c.entity == entity, t.c.run_id == run_id)
+        if where is not None:
+            q = q.where(where)
+        with self._connect() as conn:
+            rows = conn.execute(q.order_by(t.c.id)).all()
+        return frame(rows, columns, dt=dt)
+
+    def _drop_run_rows(self, conn: Connection, name: str, entity: str, run_id: str) -> None:
+        t = self.tables[name]
+        conn.execute(delete(t).where(t.c.entity == entity, t.c.run_id == run_id))
