@@ -99,7 +99,8 @@ class HubSpotSpec(_Model):
     @classmethod
     def _known_object(cls, value: str) -> str:
         if value not in HUBSPOT_OBJECTS:
-            raise ValueError(f"unknown HubSpot object {value!r}; one of {', '.join(HUBSPOT_OBJECTS)}")
+            raise ValueError(f"unknown HubSpot object {value!r}; "
+                             f"one of {', '.join(HUBSPOT_OBJECTS)}")
         return value
 
 
@@ -141,13 +142,15 @@ class PropertySpec(_Model):
             try:
                 list(string.Formatter().parse(self.template))
             except ValueError as exc:
-                raise ValueError(f"template {self.template!r} is not a valid format: {exc}") from exc
+                raise ValueError(f"template {self.template!r} is not a valid format: "
+                                 f"{exc}") from exc
         for step in self.steps:
             name = step if isinstance(step, str) else next(iter(step), None)
             if isinstance(step, dict) and len(step) != 1:
                 raise ValueError(f"a transform step is a name or a one-key mapping, got {step!r}")
             if name not in TRANSFORMS:
-                raise ValueError(f"unknown transform {name!r}; one of {', '.join(sorted(TRANSFORMS))}")
+                raise ValueError(f"unknown transform {name!r}; "
+                                 f"one of {', '.join(sorted(TRANSFORMS))}")
         if self.options is not None and self.type != "enumeration":
             raise ValueError("'options' only applies to type: enumeration")
         return self
@@ -198,8 +201,9 @@ class AssociationSpec(_Model):
 
 
 class ExpectationSpec(_Model):
-    """An extra Great Expectations expectation, e.g. {expectation: expect_column_values_to_match_regex,
-    column: phone, kwargs: {regex: '^\\+?[0-9 ()-]+$'}}."""
+    """An extra Great Expectations expectation, e.g.
+    {expectation: expect_column_values_to_match_regex, column: phone,
+    kwargs: {regex: '^\\+?[0-9 ()-]+$'}}."""
 
     expectation: str
     column: str | None = None
@@ -296,7 +300,7 @@ class EntityMapping(_Model):
         rows.append(f"| `{self.source.id}` | `{self.hubspot.id_property}` (id) | "
                     f"{self.hubspot.id_prefix or ''} | sync | unique |")
         for prop in self.properties:
-            steps = ", ".join(s if isinstance(s, str) else f"{next(iter(s))}: {next(iter(s.values()))}"
+            steps = ", ".join(s if isinstance(s, str) else "{}: {}".format(*next(iter(s.items())))
                               for s in prop.steps)
             if prop.value_map:
                 steps = ", ".join(filter(None, [steps, f"value map ({len(prop.value_map)}), "

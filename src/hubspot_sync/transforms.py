@@ -4,29 +4,64 @@ Transforms never raise on bad data: a value they cannot convert passes through
 unchanged, so the validate step can hold the record back with a reason a person
 understands instead of the run crashing. Pure Python (no pandas): the mapping loader
 imports this module at DAG parse time.
+
+Every HubSpot property this module produces is a scalar (text, number, bool) or missing:
+
+- **Control characters are removed** from every text value by :func:`clean_text`, the last
+  step of :func:`map_property` (and a transform of its own, ``clean_text``): C0 controls
+  except tab, newline and carriage return (e.g. NUL, BEL, ESC), DEL, and the C1 controls
+  U+0080..U+009F. They are invisible, HubSpot keeps them, and PostgreSQL refuses NUL.
+- **An object or a list is never turned into text by accident** (no Python repr such as
+  ``{'first': 'A'}``): every transform passes it through unchanged, except ``join``, which
+  makes a list of scalars ``;``-joined text; one still structured after the steps is a
+  ``structured_value`` problem that validation turns into a reject with the reason
+  ("address is an object ({"city": "Oslo"}); map one of its fields, e.g. address.city").
 """
 
 from __future__ import annotations
 
-import math
+import json
 import re
 import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
+
+from hubspot_sync.values import as_utc, is_blank
 
 if TYPE_CHECKING:  # pragma: no cover
     from hubspot_sync.mapping import PropertySpec
 
 MISSING = None
 
+# Rules of the problems found while mapping (validation stores them with each reject).
+RULE_VALUE_MAP = "value_map"
+RULE_STRUCTURED = "structured_value"
 
-def _is_blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip()) or (
-        isinstance(value, float) and math.isnan(value))
+# C0 controls but tab, newline and CR; DEL; C1 controls.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_STRUCTURED = (Mapping, list, tuple, set, frozenset)
+
+
+def is_structured(value: Any) -> bool:
+    """An object or a list: a value no scalar HubSpot property can hold as it is."""
+    return isinstance(value, _STRUCTURED)
+
+
+def as_json(value: Any) -> str:
+    """A structured value as compact JSON text, for reasons and rejects (never a repr)."""
+    if isinstance(value, set | frozenset):
+        value = sorted(value, key=str)
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str)
+
+
+def clean_text(value: Any, _: Any = None) -> Any:
+    """Text without control characters (C0 but tab/newline/CR, DEL, C1); other values
+    unchanged. Applied to every text value :func:`map_property` produces."""
+    return _CONTROL.sub("", value) if isinstance(value, str) else value
 
 
 def trim(value: Any, _: Any = None) -> Any:
@@ -43,7 +78,7 @@ def upper(value: Any, _: Any = None) -> Any:
 
 def email(value: Any, _: Any = None) -> Any:
     """Trimmed, lower-cased; blank becomes missing (HubSpot matches emails exactly)."""
-    if _is_blank(value):
+    if is_blank(value):
         return MISSING
     return value.strip().lower() if isinstance(value, str) else value
 
@@ -54,6 +89,8 @@ def _name_parts(value: Any) -> list[str]:
 
 def first_name(value: Any, _: Any = None) -> Any:
     """Everything but the last word; a single-word name is the first name."""
+    if is_structured(value):
+        return value
     parts = _name_parts(value)
     if not parts:
         return MISSING
@@ -62,36 +99,31 @@ def first_name(value: Any, _: Any = None) -> Any:
 
 def last_name(value: Any, _: Any = None) -> Any:
     """The last word; a single-word name has no last name."""
+    if is_structured(value):
+        return value
     parts = _name_parts(value)
     return parts[-1] if len(parts) > 1 else MISSING
 
 
 def parse_datetime(value: Any) -> datetime | None:
-    """An aware UTC datetime from ISO-8601 text, epoch milliseconds, date or datetime; else None."""
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    if isinstance(value, bool) or _is_blank(value):
+    """An aware UTC datetime from ISO-8601 text, epoch milliseconds, date or datetime; None
+    for anything else (:func:`hubspot_sync.values.as_utc`, which raises, plus epoch ms)."""
+    if isinstance(value, bool) or is_blank(value):
         return None
     if isinstance(value, int | float) or (isinstance(value, str) and value.strip().isdigit()):
         try:
             return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
         except (OverflowError, OSError, ValueError):
             return None
-    if isinstance(value, str):
-        text = value.strip().replace("Z", "+00:00")
-        try:
-            parsed = datetime.fromisoformat(text)
-        except ValueError:
-            return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    return None
+    try:
+        return as_utc(value)
+    except (ValueError, TypeError):
+        return None
 
 
 def to_date(value: Any, _: Any = None) -> Any:
     """A HubSpot date: ``YYYY-MM-DD`` (midnight UTC of the UTC calendar day)."""
-    if _is_blank(value):
+    if is_blank(value):
         return MISSING
     parsed = parse_datetime(value)
     return parsed.astimezone(UTC).date().isoformat() if parsed else value
@@ -99,7 +131,7 @@ def to_date(value: Any, _: Any = None) -> Any:
 
 def to_datetime(value: Any, _: Any = None) -> Any:
     """A HubSpot datetime: ISO-8601 UTC with milliseconds."""
-    if _is_blank(value):
+    if is_blank(value):
         return MISSING
     parsed = parse_datetime(value)
     if not parsed:
@@ -109,7 +141,7 @@ def to_datetime(value: Any, _: Any = None) -> Any:
 
 def canonical_number(value: Any) -> str | None:
     """Numbers as HubSpot returns them: no exponent, no trailing zeros ("12.5", "100")."""
-    if _is_blank(value) or isinstance(value, bool):
+    if is_blank(value) or isinstance(value, bool):
         return None
     try:
         number = Decimal(str(value).strip())
@@ -122,14 +154,14 @@ def canonical_number(value: Any) -> str | None:
 
 
 def number(value: Any, _: Any = None) -> Any:
-    if _is_blank(value):
+    if is_blank(value):
         return MISSING
     canonical = canonical_number(value)
     return canonical if canonical is not None else value
 
 
 def round_to(value: Any, places: Any = 2) -> Any:
-    if _is_blank(value):
+    if is_blank(value):
         return MISSING
     canonical = canonical_number(value)
     if canonical is None:
@@ -144,38 +176,43 @@ def integer(value: Any, _: Any = None) -> Any:
 
 def domain(value: Any, _: Any = None) -> Any:
     """``https://www.Acme.com/about`` -> ``acme.com``."""
-    if _is_blank(value) or not isinstance(value, str):
-        return MISSING if _is_blank(value) else value
+    if is_blank(value) or not isinstance(value, str):
+        return MISSING if is_blank(value) else value
     text = value.strip().lower()
     host = urlsplit(text if "//" in text else f"//{text}").hostname or ""
     return host.removeprefix("www.") or value
 
 
 def default(value: Any, fallback: Any = None) -> Any:
-    return fallback if _is_blank(value) else value
+    return fallback if is_blank(value) else value
 
 
 def prefix(value: Any, text: Any = "") -> Any:
-    return MISSING if _is_blank(value) else f"{text}{value}"
+    if is_structured(value):
+        return value
+    return MISSING if is_blank(value) else f"{text}{value}"
 
 
 def iso_months(value: Any, _: Any = None) -> Any:
-    """A count of months as an ISO-8601 period (6 -> ``P6M``), HubSpot's recurring billing period."""
+    """A count of months as an ISO-8601 period (6 -> ``P6M``), HubSpot's recurring billing
+    period."""
     canonical = canonical_number(value)
     if canonical is None or "." in canonical or int(canonical) <= 0:
-        return MISSING if _is_blank(value) else value
+        return MISSING if is_blank(value) else value
     return f"P{canonical}M"
 
 
 def join(value: Any, separator: Any = ";") -> Any:
-    """A list as HubSpot's ``;``-joined multi-value text."""
-    if isinstance(value, list | tuple):
-        return separator.join(str(v) for v in value if not _is_blank(v)) or MISSING
+    """A list of scalars as HubSpot's ``;``-joined multi-value text (blank items dropped).
+    A list holding objects or lists passes through unchanged and is rejected as a
+    ``structured_value``: joining would write their reprs."""
+    if isinstance(value, list | tuple) and not any(is_structured(v) for v in value):
+        return separator.join(str(v) for v in value if not is_blank(v)) or MISSING
     return value
 
 
 def blank_to_none(value: Any, _: Any = None) -> Any:
-    return MISSING if _is_blank(value) else value
+    return MISSING if is_blank(value) else value
 
 
 TRANSFORMS: dict[str, Callable[[Any, Any], Any]] = {
@@ -184,6 +221,7 @@ TRANSFORMS: dict[str, Callable[[Any, Any], Any]] = {
     "date": to_date, "datetime": to_datetime, "number": number, "round": round_to,
     "integer": integer, "domain": domain, "default": default, "prefix": prefix,
     "iso_months": iso_months, "join": join, "blank_to_none": blank_to_none,
+    "clean_text": clean_text,
 }
 
 _PATH_SPLIT = re.compile(r"\.")
@@ -207,14 +245,22 @@ def get_path(record: Mapping[str, Any], path: str) -> Any:
 class _PathFormatter(string.Formatter):
     def get_field(self, field_name: str, args: Any, kwargs: Mapping[str, Any]) -> tuple[Any, str]:
         value = get_path(kwargs, field_name)
+        if is_structured(value):  # JSON, never a Python repr (map_property rejects these)
+            value = as_json(value)
         return ("" if value is None else value), field_name
 
 
 _FORMATTER = _PathFormatter()
 
 
+def template_fields(template: str) -> list[str]:
+    """The field paths a template reads: ``{company.name} {number}`` -> company.name, number."""
+    return [name for _, name, _, _ in string.Formatter().parse(template) if name]
+
+
 def render_template(template: str, context: Mapping[str, Any]) -> str | None:
-    """Fill ``{company.name} {number}`` from a record; blank result -> None."""
+    """Fill ``{company.name} {number}`` from a record; blank result -> None. A field holding
+    an object or a list is rendered as JSON, never as a Python repr."""
     text = " ".join(_FORMATTER.vformat(template, (), context).split())
     return text or None
 
@@ -229,6 +275,15 @@ def apply_steps(value: Any, steps: list[str | dict[str, Any]]) -> Any:
     return value
 
 
+class Problem(NamedTuple):
+    """A reason found while mapping to hold the record back; validation rejects it."""
+
+    property: str
+    value: Any
+    reason: str
+    rule: str = RULE_VALUE_MAP
+
+
 @dataclass
 class MappedRecord:
     """One source record as HubSpot property values, or the reason it is skipped."""
@@ -236,27 +291,54 @@ class MappedRecord:
     source_id: str
     properties: dict[str, Any]
     skip_reason: str | None = None
-    problems: list[tuple[str, Any, str]] = field(default_factory=list)  # (property, value, reason)
+    problems: list[Problem] = field(default_factory=list)
 
 
-def map_property(prop: PropertySpec, context: Mapping[str, Any]) -> tuple[Any, str | None, str | None]:
+def _structured_reason(origin: str, value: Any) -> str:
+    """What a person reads when an object or a list meets a scalar property."""
+    text = as_json(value)
+    if len(text) > 60:
+        text = text[:59] + "…"
+    if isinstance(value, Mapping):
+        example = next((f", e.g. {origin}.{key}" for key in value), "")
+        return f"{origin} is an object ({text}); map one of its fields{example}"
+    return (f"{origin} is a list ({text}); add the transform {{join: \";\"}} to send it as "
+            f"text, or map one item, e.g. {origin}.0")
+
+
+def map_property(prop: PropertySpec, context: Mapping[str, Any]
+                 ) -> tuple[Any, str | None, Problem | None]:
     """One property's HubSpot value, a skip reason, and a problem (a reason to reject the record).
 
     A value map with no entry for the value follows ``on_unmapped``: ``skip`` the record
-    (counted as skipped with the reason), ``reject`` it (held back by validation with the
-    reason), leave the property ``empty``, or ``keep`` the value as it is.
+    (counted as skipped with the reason), ``reject`` it (a ``value_map`` problem), leave the
+    property ``empty``, or ``keep`` the value as it is. An object or a list still
+    structured after the transforms (a template field included) is a ``structured_value``
+    problem; its value is then the JSON text, for the reject to show. Text is trimmed and
+    cleaned of control characters (:func:`clean_text`); blank text becomes missing.
     """
     if prop.when and any(get_path(context, key) not in allowed
                          for key, allowed in prop.when.items()):
         return MISSING, None, None
-    if prop.from_ is not None:
-        value = get_path(context, prop.from_)
-    elif prop.template is not None:
+    if prop.template is not None:
+        for name in template_fields(prop.template):
+            inner = get_path(context, name)
+            if is_structured(inner):
+                return (as_json(inner), None,
+                        Problem(prop.to, as_json(inner), _structured_reason(name, inner),
+                                RULE_STRUCTURED))
         value = render_template(prop.template, context)
+    elif prop.from_ is not None:
+        value = get_path(context, prop.from_)
     else:
         value = prop.value
     value = apply_steps(value, prop.steps)
-    if prop.value_map is not None and not _is_blank(value):
+    if is_structured(value):
+        text = as_json(value)
+        origin = prop.from_ if prop.from_ is not None else prop.to
+        return text, None, Problem(prop.to, text, _structured_reason(origin, value),
+                                   RULE_STRUCTURED)
+    if prop.value_map is not None and not is_blank(value):
         key = str(value)
         if key in prop.value_map:
             value = prop.value_map[key]
@@ -265,9 +347,10 @@ def map_property(prop: PropertySpec, context: Mapping[str, Any]) -> tuple[Any, s
         elif prop.on_unmapped == "empty":
             value = MISSING
         elif prop.on_unmapped == "reject":
-            return value, None, f"{key!r} has no entry in the value map of {prop.to}"
+            return value, None, Problem(prop.to, value,
+                                        f"{key!r} has no entry in the value map of {prop.to}")
     if isinstance(value, str):
-        value = value.strip() or MISSING
+        value = clean_text(value).strip() or MISSING
     return value, None, None
 
 
@@ -281,5 +364,5 @@ def map_record(source_id: str, context: Mapping[str, Any],
         if skip and mapped.skip_reason is None:
             mapped.skip_reason = skip
         if problem:
-            mapped.problems.append((prop.to, value, problem))
+            mapped.problems.append(problem)
     return mapped

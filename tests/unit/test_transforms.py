@@ -6,8 +6,11 @@ import pytest
 
 from hubspot_sync.mapping import PropertySpec
 from hubspot_sync.transforms import (
+    RULE_STRUCTURED,
+    Problem,
     apply_steps,
     canonical_number,
+    clean_text,
     domain,
     email,
     first_name,
@@ -15,6 +18,8 @@ from hubspot_sync.transforms import (
     last_name,
     map_property,
     map_record,
+    parse_datetime,
+    prefix,
     render_template,
     to_date,
     to_datetime,
@@ -83,7 +88,8 @@ def test_value_map_unmapped_policies() -> None:
     _, skip, _ = map_property(PropertySpec(**spec, on_unmapped="skip"), {"status": "hold"})
     assert skip == "dealstage: 'hold' has no entry in the value map"
     _, _, problem = map_property(PropertySpec(**spec), {"status": "hold"})
-    assert problem == "'hold' has no entry in the value map of dealstage"
+    assert problem == Problem("dealstage", "hold",
+                              "'hold' has no entry in the value map of dealstage", "value_map")
     assert map_property(PropertySpec(**spec, on_unmapped="empty"), {"status": "x"})[0] is None
 
 
@@ -93,5 +99,89 @@ def test_map_record_collects_properties_and_problems() -> None:
              PropertySpec(**{"value": "default", "to": "pipeline"})]
     mapped = map_record("x1", {"email": " A@B.co ", "kind": "z"}, props)
     assert mapped.properties == {"email": "a@b.co", "kind": "z", "pipeline": "default"}
-    assert mapped.problems == [("kind", "z", "'z' has no entry in the value map of kind")]
+    assert mapped.problems == [("kind", "z", "'z' has no entry in the value map of kind",
+                                "value_map")]
     assert mapped.skip_reason is None
+
+
+def prop(**spec: object) -> PropertySpec:
+    return PropertySpec.model_validate(spec)
+
+
+@pytest.mark.parametrize(("raw", "clean"), [
+    ("Acme\x00 Ltd", "Acme Ltd"),                   # NUL (PostgreSQL refuses it)
+    ("ring\x07", "ring"),                            # BEL
+    ("esc\x1b[0m", "esc[0m"),                        # ESC of a terminal colour code
+    ("del\x7f", "del"),                              # DEL
+    ("c1\x85\x9f", "c1"),                           # C1 controls (NEL, APC)
+    ("line 1\nline 2\tcol\r\n", "line 1\nline 2\tcol\r\n"),  # kept: HubSpot keeps them
+    ("Zoë Ångström – ok", "Zoë Ångström – ok"),    # letters and punctuation untouched
+])
+def test_clean_text_removes_control_characters_only(raw: str, clean: str) -> None:
+    assert clean_text(raw) == clean
+    assert clean_text(7) == 7
+
+
+def test_every_mapped_text_is_cleaned() -> None:
+    context = {"name": "\x00\x07Acme\x00", "note": "a\x0bb\nc", "blank": "\x00 \x07"}
+    assert map_property(prop(**{"from": "name", "to": "name"}), context) == ("Acme", None, None)
+    assert map_property(prop(**{"from": "note", "to": "note"}), context)[0] == "ab\nc"
+    # a template collapses whitespace (a vertical tab included) before the cleaning
+    assert map_property(prop(**{"template": "{name} {note}", "to": "t"}), context)[0] == \
+        "Acme a b c"
+    # only control characters: blank, so missing (never a string of NULs)
+    assert map_property(prop(**{"from": "blank", "to": "b"}), context)[0] is None
+
+
+def test_an_object_for_a_scalar_property_is_a_problem_never_a_repr() -> None:
+    context = {"address": {"city": "Oslo", "zip": "0150"}}
+    value, skip, problem = map_property(prop(**{"from": "address", "to": "address"}), context)
+    assert skip is None and value == '{"city": "Oslo", "zip": "0150"}'
+    assert problem == Problem("address", value, 'address is an object ({"city": "Oslo", '
+                              '"zip": "0150"}); map one of its fields, e.g. address.city',
+                              RULE_STRUCTURED)
+    # transforms leave the object alone rather than stringify it
+    for step in ("trim", "first_name", "last_name", {"prefix": "x-"}, "number", "date",
+                 "domain", {"join": ";"}):
+        value, _, problem = map_property(
+            prop(**{"from": "address", "to": "address", "transform": step}), context)
+        assert problem is not None and problem.rule == RULE_STRUCTURED, step
+        assert "'" not in value, step  # JSON, never {'city': 'Oslo'}
+
+
+def test_a_list_is_rejected_unless_joined() -> None:
+    context = {"tags": ["vip", "", "desk"], "people": [{"first": "A"}]}
+    value, _, problem = map_property(prop(**{"from": "tags", "to": "tags"}), context)
+    assert value == '["vip", "", "desk"]' and problem.rule == RULE_STRUCTURED
+    assert problem.reason.startswith('tags is a list (["vip", "", "desk"]); add the transform '
+                                     '{join: ";"}')
+    joined = map_property(prop(**{"from": "tags", "to": "tags", "transform": {"join": ";"}}),
+                          context)
+    assert joined == ("vip;desk", None, None)
+    # a list of objects cannot be joined into text: rejected, not "{'first': 'A'}"
+    value, _, problem = map_property(
+        prop(**{"from": "people", "to": "people", "transform": {"join": ";"}}), context)
+    assert problem.rule == RULE_STRUCTURED and value == '[{"first": "A"}]'
+
+
+def test_an_object_in_a_template_is_a_problem() -> None:
+    context = {"company": {"name": {"en": "Acme"}}, "number": "7"}
+    value, _, problem = map_property(prop(**{"template": "{company.name} {number}",
+                                             "to": "dealname"}), context)
+    assert problem.rule == RULE_STRUCTURED and value == '{"en": "Acme"}'
+    assert problem.reason.startswith("company.name is an object")
+    # render_template alone (child ids) writes JSON, never a repr
+    assert render_template("{company.name}-{number}", context) == '{"en": "Acme"}-7'
+
+
+def test_map_record_keeps_the_structured_problem() -> None:
+    mapped = map_record("m1", {"name": ["A", "B"]}, [prop(**{"from": "name", "to": "name"})])
+    (problem,) = mapped.problems
+    assert problem.property == "name" and problem.rule == RULE_STRUCTURED
+
+
+def test_prefix_and_parse_datetime_use_the_shared_helpers() -> None:
+    assert prefix("7", "plan-") == "plan-7" and prefix("  ", "plan-") is None
+    assert parse_datetime("2024-05-01T10:00:00+02:00").isoformat() == "2024-05-01T08:00:00+00:00"
+    assert parse_datetime("1714557600000").isoformat() == "2024-05-01T10:00:00+00:00"
+    assert parse_datetime("not a date") is None and parse_datetime({"a": 1}) is None
