@@ -8,10 +8,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from sandbox._server import ServedSandbox
 from sandbox._stats import RequestStats
-from sandbox.hubspot.limits import Faults, RateLimiter
+from sandbox.hubspot.faults import Faults
+from sandbox.hubspot.limits import RateLimiter
 from sandbox.hubspot.state import HubSpotError, HubSpotState
 
 __all__ = ["HubSpotSandbox", "HubSpotState", "HubSpotError", "build_app"]
@@ -24,13 +26,17 @@ class HubSpotSandbox(ServedSandbox):
 
     def __init__(self, port: int = 0, token: str = DEFAULT_TOKEN, burst_limit: int = 190,
                  search_limit: int = 5, daily_limit: int = 0, search_lag_ms: int = 0,
-                 state_file: str | Path | None = None, host: str = "127.0.0.1") -> None:
+                 state_file: str | Path | None = None, host: str = "127.0.0.1",
+                 faults: dict[str, Any] | None = None) -> None:
         self.host = host
         self.port = port
         self.token = token
         self.state = HubSpotState(search_lag_ms=search_lag_ms)
         self.limiter = RateLimiter(burst_limit, search_limit, daily_limit)
         self.faults = Faults()
+        # the settings given at start: configured now and restored by reset()
+        self._start_faults = dict(faults or {})
+        self.faults.configure(self._start_faults)
         self._stats = RequestStats()
         self._store = None
         if state_file:
@@ -56,16 +62,23 @@ class HubSpotSandbox(ServedSandbox):
     def stats(self) -> dict:
         out = self._stats.snapshot()
         out["objects"] = self.state.counts()
+        out["faults_injected"] = self.faults.injected()
         return out
 
     def reset(self) -> None:
         self.state.reset()
         self._stats.reset()
-        self.faults.clear()
+        self.faults.configure(self._start_faults)
+        self.faults.reset_counts()
         self.limiter.reset()
 
-    def configure_faults(self, **cfg: object) -> dict:
+    def configure_faults(self, **cfg: Any) -> dict:
+        """Replace the fault settings (see docs/hubspot-sandbox.md); counts are kept."""
         return self.faults.configure(cfg)
+
+    def faults_injected(self) -> dict[str, int]:
+        """Faults injected since start / reset, by kind, plus ``total``."""
+        return self.faults.injected()
 
 
 def build_app(sb: HubSpotSandbox):

@@ -98,6 +98,15 @@ def create_app(sb: HubSpotSandbox) -> FastAPI:
         sb.faults.clear()
         return Response(status_code=204)
 
+    @app.get("/_sandbox/faults/injected")
+    async def faults_injected() -> Response:
+        return _json(200, sb.faults.injected())
+
+    @app.delete("/_sandbox/faults/injected")
+    async def reset_faults_injected() -> Response:
+        sb.faults.reset_counts()
+        return Response(status_code=204)
+
     @app.get("/_sandbox/health")
     async def health() -> Response:
         return _json(200, {"status": "ok"})

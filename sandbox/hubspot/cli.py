@@ -3,8 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 from sandbox.hubspot import DEFAULT_TOKEN, HubSpotSandbox
+from sandbox.hubspot.faults import Faults
+
+
+def _fault_settings(text: str) -> dict:
+    try:
+        cfg = json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON: {exc}") from exc
+    if not isinstance(cfg, dict):
+        raise argparse.ArgumentTypeError("must be a JSON object")
+    try:
+        Faults().configure(cfg)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    return cfg
 
 
 def parser() -> argparse.ArgumentParser:
@@ -22,6 +38,10 @@ def parser() -> argparse.ArgumentParser:
                    help="requests per UTC day (default 0 = off; HubSpot Pro: 625000)")
     p.add_argument("--search-lag-ms", type=int, default=0,
                    help="search index lag after writes, in ms (default 0)")
+    p.add_argument("--faults", type=_fault_settings, default=None, metavar="JSON",
+                   help='injected faults, as for POST /_sandbox/faults, e.g. '
+                        '\'{"lost_drop_rate": 0.05, "hang_rate": 0.02, "seed": 1}\' '
+                        "(default: none)")
     p.add_argument("--state", default=None, metavar="FILE",
                    help="persist to this SQLite file (default: in memory)")
     return p
@@ -33,7 +53,8 @@ def main(argv: list[str]) -> int:
 
     sb = HubSpotSandbox(port=args.port, token=args.token, burst_limit=args.burst_limit,
                         search_limit=args.search_limit, daily_limit=args.daily_limit,
-                        search_lag_ms=args.search_lag_ms, state_file=args.state, host=args.host)
+                        search_lag_ms=args.search_lag_ms, state_file=args.state, host=args.host,
+                        faults=args.faults)
     print(f"HubSpot sandbox on http://{args.host}:{args.port} (token {args.token!r}"
           f"{', state ' + args.state if args.state else ', in memory'})", flush=True)
     try:

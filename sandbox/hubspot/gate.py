@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI
 from starlette.routing import Match
 
+from sandbox.hubspot.faults import LOST_HTML_STATUS, LOST_KINDS
+
 if TYPE_CHECKING:
     from sandbox.hubspot import HubSpotSandbox
 
@@ -39,12 +41,8 @@ class SandboxGate:
 
     async def _send_json(self, send: Any, status: int, body: Any,
                          headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body).encode()
-        raw = [(b"content-type", b"application/json;charset=utf-8"),
-               (b"content-length", str(len(data)).encode())]
-        raw += [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
-        await send({"type": "http.response.start", "status": status, "headers": raw})
-        await send({"type": "http.response.body", "body": data})
+        await _send(send, status, json.dumps(body).encode(), b"application/json;charset=utf-8",
+                    [(k.encode(), v.encode()) for k, v in (headers or {}).items()])
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["path"].startswith("/_sandbox"):
@@ -75,21 +73,24 @@ class SandboxGate:
         faults = sb.faults
         if faults.latency_ms:
             await asyncio.sleep(faults.latency_ms / 1000.0)
-        action, status = faults.decide()
-        if action == "drop":
+        kind, status = faults.decide()
+        if kind == "drop":
+            faults.count(kind)
             sb._stats.record(method, route, 0)
             await _drop_connection(send)
             return
-        if action == "error":
+        if kind == "error":
+            faults.count(kind)
             sb._stats.record(method, route, status)
-            await self._send_json(send, status, {
-                "status": "error", "message": "Injected fault: the sandbox answered "
-                f"{status} on purpose", "correlationId": _uuid(),
-                "category": "SANDBOX_FAULT"}, rl_headers)
+            await self._send_json(send, status, _fault_body(status, applied=False), rl_headers)
+            return
+
+        extra = [(k.encode(), v.encode()) for k, v in rl_headers.items()]
+        if kind is not None:
+            await self._after_route(kind, status, scope, receive, send, extra, route)
             return
 
         seen: dict[str, int] = {}
-        extra = [(k.encode(), v.encode()) for k, v in rl_headers.items()]
 
         async def wrapped_send(message: dict) -> None:
             if message["type"] == "http.response.start":
@@ -103,6 +104,82 @@ class SandboxGate:
             await self.app(scope, receive, wrapped_send)
         finally:
             sb._stats.record(method, route, seen.get("status", 500))
+
+    async def _after_route(self, kind: str, status: int | None, scope: dict, receive: Any,
+                           send: Any, extra: list[tuple[bytes, bytes]], route: str) -> None:
+        """Run the route (a write is applied), then lose, hold or cut its answer."""
+        sb, method = self.sb, scope["method"]
+        start: dict[str, Any] = {}
+        body = bytearray()
+
+        async def capture(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+            elif message["type"] == "http.response.body":
+                body.extend(message.get("body", b""))
+
+        try:
+            await self.app(scope, receive, capture)
+        except Exception:
+            sb._stats.record(method, route, 500)  # uvicorn answers 500 (nothing was sent)
+            raise
+        answered = int(start.get("status", 500))
+        if kind in LOST_KINDS:
+            sb.faults.count(kind)
+            code = 0 if kind == "lost_drop" else int(status or LOST_HTML_STATUS)
+            sb._stats.record(method, route, code)
+            if kind == "lost_drop":
+                await _drop_connection(send)
+            elif kind == "lost_html":
+                await _send(send, code, GATEWAY_PAGE, b"text/html; charset=utf-8", extra)
+            else:
+                await self._send_json(send, code, _fault_body(code, applied=True),
+                                      {k.decode(): v.decode() for k, v in extra})
+            return
+        if kind == "hang":
+            sb.faults.count(kind)
+            await _hold(receive, sb.faults.hang_s)
+        elif kind == "truncate" and 200 <= answered < 300 and body:
+            # only a 2xx with a body can be cut; any other answer goes out whole, uncounted
+            sb.faults.count(kind)
+            del body[max(1, len(body) // 2):]
+        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+        sb._stats.record(method, route, answered)
+        await send({"type": "http.response.start", "status": answered, "headers": headers
+                    + extra + [(b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": bytes(body)})
+
+
+# What a gateway in front of HubSpot (Cloudflare) answers when the origin's answer is lost.
+GATEWAY_PAGE = (b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+                b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>cloudflare</center>"
+                b"\r\n</body>\r\n</html>\r\n")
+
+
+def _fault_body(status: int, *, applied: bool) -> dict:
+    when = "after applying the request" if applied else "on purpose"
+    return {"status": "error", "message": f"Injected fault: the sandbox answered {status} {when}",
+            "correlationId": _uuid(), "category": "SANDBOX_FAULT"}
+
+
+async def _send(send: Any, status: int, data: bytes, content_type: bytes,
+                extra: list[tuple[bytes, bytes]]) -> None:
+    raw = [(b"content-type", content_type), (b"content-length", str(len(data)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": raw + extra})
+    await send({"type": "http.response.body", "body": data})
+
+
+async def _hold(receive: Any, seconds: float) -> None:
+    """Wait ``seconds`` before answering, or less if the client gives up (it timed out: no
+    one is left to answer, and a stopping server need not wait for the full hang)."""
+
+    async def disconnected() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            continue
+
+    waiter = asyncio.ensure_future(disconnected())
+    await asyncio.wait({waiter}, timeout=seconds)
+    waiter.cancel()
 
 
 def _uuid() -> str:
