@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from starlette.routing import Match
 
 from sandbox.hubspot.faults import LOST_HTML_STATUS, LOST_KINDS
+from sandbox.hubspot.models.errors import HubSpotError
 
 if TYPE_CHECKING:
     from sandbox.hubspot import HubSpotSandbox
@@ -57,9 +58,8 @@ class SandboxGate:
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
         if not token or token != sb.token:
             sb._stats.record(method, route, 401)
-            await self._send_json(send, 401, {
-                "status": "error", "message": AUTH_MESSAGE,
-                "correlationId": _uuid(), "category": "INVALID_AUTHENTICATION"},
+            await self._send_json(
+                send, 401, HubSpotError(401, "INVALID_AUTHENTICATION", AUTH_MESSAGE).body(),
                 {"X-HubSpot-Auth-Failure": "401 Unauthorized"})
             return
 
@@ -158,8 +158,8 @@ GATEWAY_PAGE = (b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body
 
 def _fault_body(status: int, *, applied: bool) -> dict:
     when = "after applying the request" if applied else "on purpose"
-    return {"status": "error", "message": f"Injected fault: the sandbox answered {status} {when}",
-            "correlationId": _uuid(), "category": "SANDBOX_FAULT"}
+    return HubSpotError(status, "SANDBOX_FAULT",
+                        f"Injected fault: the sandbox answered {status} {when}").body()
 
 
 async def _send(send: Any, status: int, data: bytes, content_type: bytes,
@@ -180,12 +180,6 @@ async def _hold(receive: Any, seconds: float) -> None:
     waiter = asyncio.ensure_future(disconnected())
     await asyncio.wait({waiter}, timeout=seconds)
     waiter.cancel()
-
-
-def _uuid() -> str:
-    import uuid
-
-    return str(uuid.uuid4())
 
 
 async def _drop_connection(send: Any) -> None:

@@ -1,8 +1,7 @@
 """Persistence: a :class:`HubSpotState` saved to / loaded from a SQLite file (``--state FILE``).
 
 Only what changed since the last save is written (the state keeps dirty sets, see
-``core.py``), so a
-write request costs O(records it touched), not O(store).
+``core.py``), so a write request costs O(records it touched), not O(store).
 """
 
 from __future__ import annotations
