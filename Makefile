@@ -20,7 +20,7 @@ export HUBSPOT_PORT OFFICERND_PORT
 export AIRFLOW_CONN_HUBSPOT_DEFAULT ?= {"conn_type": "http", "host": "http://127.0.0.1:$(HUBSPOT_PORT)", "password": "sandbox-token"}
 export AIRFLOW_CONN_OFFICERND_DEFAULT ?= {"conn_type": "http", "host": "http://127.0.0.1:$(OFFICERND_PORT)", "login": "sandbox-client", "password": "sandbox-secret", "extra": {"org_slug": "sandbox", "token_url": "http://127.0.0.1:$(OFFICERND_PORT)/oauth/token"}}
 
-.PHONY: install test lint sandbox stop run sync bench clean
+.PHONY: install test lint sandbox stop run sync bench clean migrate
 
 install: $(STAMP)
 
@@ -61,6 +61,11 @@ run: sandbox
 sync: $(STAMP)
 	@scripts/sandboxes.sh ensure
 	$(BIN)/python -m hubspot_sync.cli sync
+
+# Warehouse schema to the head revision on the sync_warehouse connection (runs also do
+# this on first use); prints the revision before and after.
+migrate: $(STAMP)
+	$(BIN)/python -m hubspot_sync.warehouse migrate
 
 bench: $(STAMP)
 	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done

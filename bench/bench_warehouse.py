@@ -1,4 +1,6 @@
 """Write and read 100,000 source-snapshot rows on SQLite and PostgreSQL; print seconds.
+Also the schema migration of an empty database and the revision check every task process
+makes on first use (the database already at head).
 
     .venv/bin/python bench/bench_warehouse.py [rows]
 
@@ -43,6 +45,20 @@ def snapshot(n: int) -> pd.DataFrame:
     })
 
 
+def migrations(label: str, url: str, schema: str | None = None) -> None:
+    t = time.perf_counter()
+    wh = Warehouse(url, schema=schema)
+    wh.migrate()
+    migrated = time.perf_counter() - t
+    wh.dispose()
+    t = time.perf_counter()
+    again = Warehouse(url, schema=schema)  # a new task process: only checks the revision
+    again.migrate()
+    checked = time.perf_counter() - t
+    again.dispose()
+    print(f"{label:<11} migrate empty {migrated:6.3f} s   check at head {checked:6.3f} s")
+
+
 def run(label: str, wh: Warehouse, df: pd.DataFrame) -> None:
     wh.start_run("members", "bench", None, None)
     t = time.perf_counter()
@@ -65,6 +81,7 @@ def main() -> None:
           f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}")
     df = snapshot(n)
     with tempfile.TemporaryDirectory() as tmp:
+        migrations("sqlite", f"sqlite:///{tmp}/bench.db")
         wh = Warehouse(f"sqlite:///{tmp}/bench.db")
         run("sqlite", wh, df)
         wh.dispose()
@@ -79,6 +96,7 @@ def main() -> None:
     print(f"PostgreSQL {version} at {engine.url.render_as_string(hide_password=True)}")
     wh = Warehouse(PG_URL, schema=schema)
     try:
+        migrations("postgresql", PG_URL, schema)
         run("postgresql", wh, df)
     finally:
         wh.dispose()

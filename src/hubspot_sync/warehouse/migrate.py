@@ -19,15 +19,15 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Column, Engine, MetaData, String, Table, inspect, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.schema import CreateSchema
 
 log = logging.getLogger(__name__)
 
 SCRIPTS = Path(__file__).with_name("migrations")
+VERSION_TABLE = "alembic_version"  # Alembic's default name
 BASELINE = "0001"  # the schema the code created before Alembic
 BASELINE_TABLES = ("sync_runs", "source_snapshot", "hubspot_snapshot", "delta", "rejects",
                    "reject_events", "id_map", "load_outcomes", "pending_associations")
@@ -50,10 +50,12 @@ def head_revision() -> str:
 
 
 def current_revision(connection: Connection, schema: str | None) -> str | None:
-    """The revision the database is at (None: never migrated)."""
-    context = MigrationContext.configure(connection,
-                                         opts={"version_table_schema": schema})
-    return context.get_current_revision()
+    """The revision the database is at (None: never migrated). Read directly rather than
+    through a MigrationContext, which logs two lines in every task's log."""
+    if not inspect(connection).has_table(VERSION_TABLE, schema=schema):
+        return None
+    table = Table(VERSION_TABLE, MetaData(schema=schema), Column("version_num", String(32)))
+    return connection.execute(select(table.c.version_num)).scalar()
 
 
 def upgrade(engine: Engine, schema: str | None = None) -> tuple[str | None, str]:
@@ -64,27 +66,39 @@ def upgrade(engine: Engine, schema: str | None = None) -> tuple[str | None, str]
     if before == head:
         return before, head
     with _migration_lock(engine, schema) as conn:
-        if schema:
+        if schema and schema not in inspect(conn).get_schema_names():
+            # Only when missing: CREATE needs a privilege a warehouse user may lack.
             conn.execute(CreateSchema(schema, if_not_exists=True))
             conn.commit()
         before = current_revision(conn, schema)  # another process may have done it
         conn.rollback()
         if before != head:
+            _check_known(before, head)
             config = alembic_config(conn, schema)
+            start = before or "an empty database"
             if before is None and _is_baseline(conn, schema):
                 log.warning("Warehouse %s was created before schema versions: stamping "
                             "revision %s", _where(engine, schema), BASELINE)
                 command.stamp(config, BASELINE)
                 conn.commit()
+                start = f"{BASELINE} (stamped)"
             command.upgrade(config, "head")
             conn.commit()
-            log.info("Warehouse %s migrated from %s to %s", _where(engine, schema),
-                     before or "an empty database", head)
+            log.info("Warehouse %s migrated from %s to %s", _where(engine, schema), start,
+                     head)
         after = current_revision(conn, schema)
         conn.rollback()
     if after != head:
         raise RuntimeError(f"warehouse is at revision {after}, expected {head}")
     return before, after
+
+
+def _check_known(revision: str | None, head: str) -> None:
+    """A revision this code does not know was made by a newer release: say so plainly."""
+    known = {script.revision for script in ScriptDirectory(str(SCRIPTS)).walk_revisions()}
+    if revision is not None and revision not in known:
+        raise RuntimeError(f"warehouse is at schema revision {revision}, which this release "
+                           f"does not know (its head is {head}): run a release that does")
 
 
 def _revision_if_schema(conn: Connection, schema: str | None) -> str | None:
