@@ -8,7 +8,7 @@ import json
 import pytest
 
 from hubspot_sync.hubspot_client import HubSpotError, HubSpotHook
-from hubspot_sync.retry import Backoff
+from hubspot_sync.transport import Backoff
 
 ID_PROP = {"name": "officernd_id", "label": "OfficeRnD id", "type": "string",
            "fieldType": "text", "groupName": "officernd", "hasUniqueValue": True}

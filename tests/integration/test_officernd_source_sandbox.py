@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from hubspot_sync.mapping import SourceSpec
-from hubspot_sync.retry import Backoff
 from hubspot_sync.sources import OfficeRnDSource, source_for
 from hubspot_sync.sources.officernd import clear_token_cache
+from hubspot_sync.transport import Backoff
 
 
 def _source(sandbox, **kwargs) -> OfficeRnDSource:

@@ -1,108 +1,40 @@
-"""Unit tests of HubSpotHook against a tiny scripted HTTP server (no sandbox needed)."""
+"""Unit tests of HubSpotHook against an in-memory scripted HubSpot (no socket, no sandbox)."""
 
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
 
 from hubspot_sync.hubspot_client import BatchOutcome, HubSpotError, HubSpotHook, RowError
-from hubspot_sync.retry import Backoff, RollingLimiter
+from hubspot_sync.transport import Backoff, RollingLimiter
+from tests.unit.fake_http import FakeHTTP, Handler, Sleeps, scripted
 
-Reply = tuple[int, dict[str, str], Any]
-Handler = Callable[[str, str, dict, Any], Reply]
-
-
-class FakeServer:
-    """Serve ``handler(method, path, query, json_body) -> (status, headers, body)``."""
-
-    def __init__(self, handler: Handler) -> None:
-        self.handler = handler
-        self.requests: list[dict] = []
-        outer = self
-
-        class _H(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _do(self) -> None:
-                parts = urlsplit(self.path)
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                body = json.loads(raw) if raw else None
-                query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-                outer.requests.append({"method": self.command, "path": parts.path,
-                                       "query": query, "body": body,
-                                       "headers": dict(self.headers)})
-                status, headers, payload = outer.handler(self.command, parts.path, query, body)
-                data = b"" if payload is None else json.dumps(payload).encode()
-                self.send_response(status)
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _do
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _H)
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.02,),
-                                       daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+HOST = "http://hubspot.test"
 
 
 @pytest.fixture
 def serve():
-    servers: list[FakeServer] = []
-
-    def start(handler: Handler) -> FakeServer:
-        server = FakeServer(handler)
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.close()
+    """``serve(handler)``: an in-memory HubSpot answering with ``handler``."""
+    return FakeHTTP
 
 
-class Sleeps(list):
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
-
-
-def make_hook(url: str, **kwargs: Any) -> tuple[HubSpotHook, Sleeps]:
+def make_hook(server: FakeHTTP, **kwargs: Any) -> tuple[HubSpotHook, Sleeps]:
     sleeps = Sleeps()
     kwargs.setdefault("backoff", Backoff(initial=0.01, jitter=0))
     kwargs.setdefault("search_per_second", 0)
-    hook = HubSpotHook.from_url(url, "pat-secret-token", sleep=sleeps, **kwargs)
+    hook = HubSpotHook.from_url(HOST, "pat-secret-token", sleep=sleeps, **kwargs)
+    hook._get_session().mount(HOST, server)
     return hook, sleeps
-
-
-def scripted(replies: list[Reply], then: Reply = (200, {}, {"results": []})) -> Handler:
-    queue = list(replies)
-
-    def handler(method: str, path: str, query: dict, body: Any) -> Reply:
-        return queue.pop(0) if queue else then
-
-    return handler
 
 
 # ---------------------------------------------------------------------- retries
 def test_retries_5xx_then_succeeds_and_counts_every_request(serve):
     server = serve(scripted([(502, {}, {"message": "bad gateway"}), (503, {}, None)],
                             then=(200, {}, {"results": [{"id": "1"}]})))
-    hook, sleeps = make_hook(server.url)
+    hook, sleeps = make_hook(server)
     assert hook.batch_read("contacts", ["1"], ["email"]) == [{"id": "1"}]
     assert hook.call_count == 3
     assert hook.calls[("POST", "/crm/v3/objects/{objectType}/batch/read")] == 3
@@ -114,7 +46,7 @@ def test_gives_up_after_max_attempts_with_hubspot_error(serve):
     server = serve(scripted([], then=(500, {"X-HubSpot-Correlation-Id": "c-1"},
                                       {"status": "error", "message": "boom",
                                        "category": "INTERNAL_ERROR"})))
-    hook, sleeps = make_hook(server.url, max_attempts=4)
+    hook, sleeps = make_hook(server, max_attempts=4)
     with pytest.raises(HubSpotError) as info:
         list(hook.list_objects("contacts", ["email"]))
     assert info.value.status == 500 and info.value.category == "INTERNAL_ERROR"
@@ -130,7 +62,7 @@ def test_429_ten_secondly_waits_for_the_window(serve):
     server = serve(scripted([(429, {"X-HubSpot-RateLimit-Interval-Milliseconds": "10000"}, body),
                              (429, {"Retry-After": "3"}, body)],
                             then=(200, {}, {"results": []})))
-    hook, sleeps = make_hook(server.url)
+    hook, sleeps = make_hook(server)
     assert list(hook.list_objects("contacts", [])) == []
     assert sleeps == [10.0, 3.0]
 
@@ -139,7 +71,7 @@ def test_429_daily_is_not_retried(serve):
     body = {"status": "error", "message": "You have reached your daily limit.",
             "errorType": "RATE_LIMIT", "policyName": "DAILY"}
     server = serve(scripted([], then=(429, {}, body)))
-    hook, sleeps = make_hook(server.url)
+    hook, sleeps = make_hook(server)
     with pytest.raises(HubSpotError) as info:
         hook.batch_upsert("contacts", [{"id": "a@b.c", "properties": {}}], "email")
     assert info.value.category == "DAILY_LIMIT" and "daily" in str(info.value)
@@ -150,7 +82,7 @@ def test_search_secondly_limit_waits_about_a_second(serve):
     body = {"status": "error", "message": "You have reached your secondly limit.",
             "errorType": "RATE_LIMIT"}
     server = serve(scripted([(429, {}, body)], then=(200, {}, {"total": 1, "results": [{"id": "7"}]})))
-    hook, sleeps = make_hook(server.url)
+    hook, sleeps = make_hook(server)
     assert [r["id"] for r in hook.search("contacts", [], ["email"])] == ["7"]
     assert sleeps == [1.0]
 
@@ -158,13 +90,17 @@ def test_search_secondly_limit_waits_about_a_second(serve):
 def test_423_and_477_waits(serve):
     server = serve(scripted([(423, {}, {"message": "locked"}), (477, {"Retry-After": "5"}, {})],
                             then=(200, {}, {"results": []})))
-    hook, sleeps = make_hook(server.url)
+    hook, sleeps = make_hook(server)
     list(hook.list_objects("deals", []))
     assert sleeps[0] >= 2.0 and sleeps[1] == 5.0
 
 
-def test_connection_errors_are_retried_then_raised():
-    hook, sleeps = make_hook("http://127.0.0.1:9", max_attempts=3, timeout=0.5)
+def _network_down(method, path, query, body):
+    raise requests.ConnectionError("connection refused")
+
+
+def test_connection_errors_are_retried_then_raised(serve):
+    hook, sleeps = make_hook(serve(_network_down), max_attempts=3)
     with pytest.raises(HubSpotError) as info:
         hook.get_properties("contacts")
     assert info.value.category == "NETWORK_ERROR"
@@ -172,18 +108,15 @@ def test_connection_errors_are_retried_then_raised():
 
 
 def test_timeouts_are_retried(serve):
-    import time as _time
-
     state = {"n": 0}
 
     def slow_then_ok(method, path, query, body):
         state["n"] += 1
         if state["n"] == 1:
-            _time.sleep(0.6)
+            raise requests.ReadTimeout("read timed out")
         return 200, {}, {"results": [{"name": "email"}]}
 
-    server = serve(slow_then_ok)
-    hook, sleeps = make_hook(server.url, timeout=0.2)
+    hook, sleeps = make_hook(serve(slow_then_ok))
     assert list(hook.get_properties("contacts")) == ["email"]
     assert hook.call_count == 2 and len(sleeps) == 1
 
@@ -192,7 +125,7 @@ def test_non_retryable_error_carries_category_and_never_the_token(serve):
     server = serve(scripted([], then=(403, {}, {
         "status": "error", "category": "MISSING_SCOPES", "correlationId": "xyz",
         "message": "This app hasn't been granted all required scopes to make this call."})))
-    hook, sleeps = make_hook(server.url)
+    hook, sleeps = make_hook(server)
     with pytest.raises(HubSpotError) as info:
         hook.get_pipelines()
     err = info.value
@@ -206,7 +139,7 @@ def test_paces_when_remaining_is_low(serve):
                                             "X-HubSpot-RateLimit-Max": "190",
                                             "X-HubSpot-RateLimit-Interval-Milliseconds": "10000"},
                                       {"results": []})))
-    hook, sleeps = make_hook(server.url, min_remaining=3)
+    hook, sleeps = make_hook(server, min_remaining=3)
     hook.get_properties("contacts")
     assert sleeps == []
     hook.get_properties("contacts")
@@ -245,7 +178,7 @@ def _inputs(n: int, bad: int | None = None) -> list[dict]:
 
 def test_upsert_chunks_by_100_and_traces_results(serve):
     server = serve(_upsert_server())
-    hook, _ = make_hook(server.url)
+    hook, _ = make_hook(server)
     outcome = hook.batch_upsert("contacts", _inputs(250), "officernd_id")
     assert isinstance(outcome, BatchOutcome) and outcome.errors == []
     assert len(outcome.results) == 250 and hook.write_call_count == 3
@@ -258,7 +191,7 @@ def test_upsert_chunks_by_100_and_traces_results(serve):
 
 def test_bisection_keeps_the_valid_inputs(serve):
     server = serve(_upsert_server(bad_email="bad"))
-    hook, _ = make_hook(server.url)
+    hook, _ = make_hook(server)
     outcome = hook.batch_upsert("contacts", _inputs(16, bad=5), "officernd_id")
     assert len(outcome.results) == 15
     assert outcome.errors == [RowError("s5", "s5", "400", "VALIDATION_ERROR",
@@ -269,7 +202,7 @@ def test_bisection_keeps_the_valid_inputs(serve):
 
 def test_bisection_reports_every_bad_input_with_trace_ids(serve):
     server = serve(_upsert_server(bad_email="bad"))
-    hook, _ = make_hook(server.url)
+    hook, _ = make_hook(server)
     inputs = _inputs(6) + [{"id": "s9", "properties": {"email": "bad"}}]
     outcome = hook.batch_upsert("contacts", inputs, "officernd_id",
                                 trace_ids=[f"t{i}" for i in range(7)])
@@ -279,7 +212,7 @@ def test_bisection_reports_every_bad_input_with_trace_ids(serve):
 
 def test_207_errors_map_back_to_inputs(serve):
     server = serve(_upsert_server(bad_email="bad", partial=True))
-    hook, _ = make_hook(server.url)
+    hook, _ = make_hook(server)
     inputs = _inputs(5, bad=2)
     inputs[2]["objectWriteTraceId"] = "member-2"
     outcome = hook.batch_upsert("contacts", inputs, "officernd_id")
@@ -296,18 +229,20 @@ def test_207_errors_map_by_ids_when_no_trace(serve):
              "context": {"ids": ["11", "12"]}}]}
 
     server = serve(handler)
-    hook, _ = make_hook(server.url)
+    hook, _ = make_hook(server)
     outcome = hook.batch_update("contacts", [
         {"id": "11", "properties": {"a": "1"}, "objectWriteTraceId": "m-11"},
         {"id": "12", "properties": {"a": "2"}}, {"id": "13", "properties": {}}])
-    assert [(e.trace_id, e.input_id) for e in outcome.errors] == [("m-11", "11"), ("12", "12")]
+    assert [(e.trace_id, e.input_id, e.category) for e in outcome.errors] == [
+        ("m-11", "11", "OBJECT_NOT_FOUND"), ("12", "12", "OBJECT_NOT_FOUND"),
+        ("13", "13", "MISSING_RESULT")]  # neither written nor refused: not a silent success
 
 
 def test_non_bisectable_error_raises_with_partial_outcome(serve):
     server = serve(scripted([(200, {}, {"results": [{"id": "1"}]})],
                             then=(401, {}, {"category": "INVALID_AUTHENTICATION",
                                             "message": "Authentication credentials not found."})))
-    hook, _ = make_hook(server.url)
+    hook, _ = make_hook(server)
     with pytest.raises(HubSpotError) as info:
         hook.batch_create("companies", [{"properties": {"name": str(i)}} for i in range(150)])
     assert info.value.status == 401 and len(info.value.outcome.results) == 1
@@ -316,7 +251,7 @@ def test_non_bisectable_error_raises_with_partial_outcome(serve):
 
 def test_batch_archive_chunks(serve):
     server = serve(scripted([], then=(204, {}, None)))
-    hook, _ = make_hook(server.url)
+    hook, _ = make_hook(server)
     assert hook.batch_archive("deals", [str(i) for i in range(201)] + ["0"]) == 201
     assert hook.write_call_count == 3
 
@@ -330,7 +265,7 @@ def test_list_objects_follows_paging(serve):
         return 200, {}, {"results": results, **({"paging": paging} if paging else {})}
 
     server = serve(handler)
-    hook, _ = make_hook(server.url)
+    hook, _ = make_hook(server)
     ids = [r["id"] for r in hook.list_objects("companies", ["name", "domain"])]
     assert ids == [str(i) for i in range(230)]
     assert server.requests[0]["query"] == {"limit": "100", "archived": "false",
@@ -340,7 +275,7 @@ def test_list_objects_follows_paging(serve):
 def test_batch_read_by_email_adds_id_property_and_dedupes(serve):
     server = serve(scripted([], then=(207, {}, {"results": [{"id": "5"}], "errors": [
         {"category": "OBJECT_NOT_FOUND", "message": "x", "context": {"ids": ["b@x.io"]}}]})))
-    hook, _ = make_hook(server.url)
+    hook, _ = make_hook(server)
     assert hook.batch_read("contacts", ["a@x.io", "b@x.io", "a@x.io"], ["firstname"],
                            id_property="email") == [{"id": "5"}]
     body = server.requests[0]["body"]
@@ -372,14 +307,14 @@ def _search_server(n: int) -> Handler:
 
 def test_search_pages_normally_under_the_cap(serve):
     server = serve(_search_server(450))
-    hook, _ = make_hook(server.url)
+    hook, _ = make_hook(server)
     got = [r["id"] for r in hook.search("contacts", [{"filters": []}], ["email"])]
     assert got == [str(i) for i in range(1, 451)] and hook.call_count == 3
 
 
 def test_search_switches_to_keyset_past_10000(serve):
     server = serve(_search_server(10_450))
-    hook, _ = make_hook(server.url)
+    hook, _ = make_hook(server)
     got = [r["id"] for r in hook.search(
         "contacts", [{"filters": [{"propertyName": "email", "operator": "HAS_PROPERTY"}]}],
         ["email"])]
@@ -392,7 +327,7 @@ def test_search_switches_to_keyset_past_10000(serve):
 
 def test_search_paces_client_side(serve):
     server = serve(scripted([], then=(200, {}, {"total": 0, "results": []})))
-    hook, _ = make_hook(server.url)
+    hook, _ = make_hook(server)
     now = [0.0]
     waits: list[float] = []
 
@@ -423,7 +358,7 @@ def test_ensure_properties_creates_only_missing_with_group_first(serve):
         return 200, {}, {"results": list(existing.values())}
 
     server = serve(handler)
-    hook, _ = make_hook(server.url)
+    hook, _ = make_hook(server)
     defs = [{"name": "email", "label": "Mine", "type": "number", "fieldType": "number",
              "groupName": "officernd"},
             {"name": "officernd_id", "label": "OfficeRnD id", "type": "string",
@@ -457,7 +392,7 @@ def test_associate_and_read_with_paging(serve):
         return 200, {}, {"results": results}
 
     server = serve(handler)
-    hook, _ = make_hook(server.url)
+    hook, _ = make_hook(server)
     outcome = hook.associate("contacts", "companies", [("1", "10"), ("2", "20"), ("1", "10")], 279)
     assert len(outcome.results) == 2 and outcome.errors == []
     assert server.requests[0]["body"]["inputs"][0]["types"] == [
@@ -477,7 +412,7 @@ def test_associate_bisects_and_archive_groups_by_from(serve):
         return 201, {}, {"results": [{"fromObjectId": i["from"]["id"]} for i in body["inputs"]]}
 
     server = serve(handler)
-    hook, _ = make_hook(server.url)
+    hook, _ = make_hook(server)
     outcome = hook.associate("contacts", "companies", [("1", "10"), ("2", "404"), ("3", "30")], 1)
     assert len(outcome.results) == 2
     assert [(e.trace_id, e.category) for e in outcome.errors] == [("2:404", "VALIDATION_ERROR")]
@@ -491,8 +426,9 @@ def test_associate_bisects_and_archive_groups_by_from(serve):
 def test_uses_the_airflow_connection(serve, monkeypatch):
     server = serve(scripted([], then=(200, {}, {"results": [{"id": "p1", "stages": []}]})))
     monkeypatch.setenv("AIRFLOW_CONN_HUBSPOT_DEFAULT", json.dumps(
-        {"conn_type": "http", "host": server.url, "password": "sandbox-token"}))
+        {"conn_type": "http", "host": HOST, "password": "sandbox-token"}))
     hook = HubSpotHook()
+    hook._get_session().mount(HOST, server)
     assert hook.get_pipelines() == [{"id": "p1", "stages": []}]
     request = server.requests[0]
     assert request["path"] == "/crm/v3/pipelines/deals"
@@ -503,7 +439,7 @@ def test_uses_the_airflow_connection(serve, monkeypatch):
 
 def test_duplicate_ids_in_one_call_are_reported_not_sent(serve):
     server = serve(_upsert_server())
-    hook, _ = make_hook(server.url)
+    hook, _ = make_hook(server)
     inputs = _inputs(3) + [{"id": "s1", "properties": {"email": "again@x.io"}}]
     outcome = hook.batch_upsert("contacts", inputs, "officernd_id",
                                 trace_ids=["a", "b", "c", "d"])
@@ -514,8 +450,8 @@ def test_duplicate_ids_in_one_call_are_reported_not_sent(serve):
 
 def test_test_connection(serve):
     server = serve(scripted([], then=(200, {}, {"results": [{"name": "email"}]})))
-    hook, _ = make_hook(server.url)
+    hook, _ = make_hook(server)
     assert hook.test_connection() == (True, "HubSpot answered: 1 contact properties")
-    bad, _ = make_hook("http://127.0.0.1:9", max_attempts=1)
+    bad, _ = make_hook(serve(_network_down), max_attempts=1)
     ok, message = bad.test_connection()
     assert not ok and "NETWORK_ERROR" in message

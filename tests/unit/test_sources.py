@@ -1,100 +1,73 @@
-"""Unit tests of the sources on a tiny scripted OfficeRnD server: token caching, refresh,
+"""Unit tests of the sources on an in-memory scripted OfficeRnD (no socket, no file): token caching, refresh,
 429 / 5xx handling, cursor paging, window parameters, get_many strategy, the factory."""
 
 from __future__ import annotations
 
 import json
-import threading
 from datetime import UTC, datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
 
 from hubspot_sync.mapping import SourceSpec
-from hubspot_sync.retry import Backoff
 from hubspot_sync.sources import OfficeRnDSource, SourceError, SQLSource, source_for
 from hubspot_sync.sources.base import iso_ms
 from hubspot_sync.sources.officernd import clear_token_cache
+from hubspot_sync.transport import Backoff
+from tests.unit.fake_http import FakeHTTP, Sleeps
 
 API = "/api/v2/organizations/acme"
 
 
-class FakeOfficeRnD:
-    """Token endpoint + paged resources; ``script`` queues forced replies per path prefix."""
+class FakeOfficeRnD(FakeHTTP):
+    """In-memory token endpoint + paged resources; ``script`` queues forced replies per path
+    prefix. Mounted on a source's session: no socket."""
+
+    url = "http://officernd.test"
 
     def __init__(self, records: dict[str, list[dict]]) -> None:
+        super().__init__(self._handle)
         self.records = records
-        self.requests: list[dict] = []
         self.script: list[tuple[str, int, dict, Any]] = []
         self.valid_tokens: set[str] = set()
         self.issued = 0
-        outer = self
 
-        class _H(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
+    def send(self, request: Any, **kwargs: Any) -> Any:
+        response = super().send(request, **kwargs)
+        last = self.requests[-1]
+        last["form"] = last["body"] or {}
+        last["auth"] = last["headers"].get("Authorization")
+        return response
 
-            def _reply(self, status: int, payload: Any, headers: dict | None = None) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                for k, v in (headers or {}).items():
-                    self.send_header(k, v)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def _do(self) -> None:
-                parts = urlsplit(self.path)
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length).decode() if length else ""
-                query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-                outer.requests.append({"method": self.command, "path": parts.path,
-                                       "query": query, "form": parse_qs(raw),
-                                       "auth": self.headers.get("Authorization")})
-                for n, (prefix, status, headers, payload) in enumerate(outer.script):
-                    if parts.path.startswith(prefix):
-                        outer.script.pop(n)
-                        return self._reply(status, payload, headers)
-                if parts.path == "/oauth/token":
-                    outer.issued += 1
-                    token = f"tok{outer.issued}"
-                    outer.valid_tokens.add(token)
-                    return self._reply(200, {"access_token": token, "token_type": "Bearer",
-                                             "expires_in": 3599})
-                auth = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
-                if auth not in outer.valid_tokens:
-                    return self._reply(401, {"message": "Invalid token"})
-                rest = parts.path.removeprefix(API + "/").split("/")
-                rows = outer.records.get(rest[0])
-                if rows is None:
-                    return self._reply(404, {"message": "not found"})
-                if len(rest) == 2:
-                    match = [r for r in rows if r["_id"] == rest[1]]
-                    return self._reply(200 if match else 404, match[0] if match else {})
-                lo, hi = query.get("modifiedAt[$gte]"), query.get("modifiedAt[$lt]")
-                rows = [r for r in rows if (lo is None or r["modifiedAt"] >= lo)
-                        and (hi is None or r["modifiedAt"] < hi)]
-                start = int(query.get("$cursorNext") or 0)
-                limit = min(int(query.get("$limit", 50)), 50)
-                page = rows[start:start + limit]
-                nxt = str(start + limit) if start + limit < len(rows) else None
-                return self._reply(200, {"results": page, "cursorNext": nxt, "cursorPrev": None})
-
-            do_GET = do_POST = _do
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _H)
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}"
-        threading.Thread(target=self.httpd.serve_forever, args=(0.02,), daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-    def count(self, path: str) -> int:
-        return sum(1 for r in self.requests if r["path"] == path)
+    def _handle(self, method: str, path: str, query: dict, body: Any) -> tuple:
+        for n, (prefix, status, headers, payload) in enumerate(self.script):
+            if path.startswith(prefix):
+                self.script.pop(n)
+                return status, headers, payload
+        if path == "/oauth/token":
+            self.issued += 1
+            token = f"tok{self.issued}"
+            self.valid_tokens.add(token)
+            return 200, {}, {"access_token": token, "token_type": "Bearer", "expires_in": 3599}
+        auth = (self.requests[-1]["headers"].get("Authorization") or "").removeprefix("Bearer ")
+        if auth not in self.valid_tokens:
+            return 401, {}, {"message": "Invalid token"}
+        rest = path.removeprefix(API + "/").split("/")
+        rows = self.records.get(rest[0])
+        if rows is None:
+            return 404, {}, {"message": "not found"}
+        if len(rest) == 2:
+            match = [r for r in rows if r["_id"] == rest[1]]
+            return (200, {}, match[0]) if match else (404, {}, {})
+        lo, hi = query.get("modifiedAt[$gte]"), query.get("modifiedAt[$lt]")
+        rows = [r for r in rows if (lo is None or r["modifiedAt"] >= lo)
+                and (hi is None or r["modifiedAt"] < hi)]
+        start = int(query.get("$cursorNext") or 0)
+        limit = min(int(query.get("$limit", 50)), 50)
+        page = rows[start:start + limit]
+        nxt = str(start + limit) if start + limit < len(rows) else None
+        return 200, {}, {"results": page, "cursorNext": nxt, "cursorPrev": None}
 
 
 T0 = datetime(2025, 6, 1, tzinfo=UTC)
@@ -110,19 +83,16 @@ def fake():
     clear_token_cache()
     server = FakeOfficeRnD({"members": _members(120), "plans": [{"_id": "p1"}, {"_id": "p2"}]})
     yield server
-    server.close()
     clear_token_cache()
 
 
-class Sleeps(list):
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
-
-
-def _source(fake: FakeOfficeRnD, **kwargs: Any) -> OfficeRnDSource:
+def _source(fake: FakeHTTP, **kwargs: Any) -> OfficeRnDSource:
     kwargs.setdefault("backoff", Backoff(initial=0.01, jitter=0))
     kwargs.setdefault("sleep", Sleeps())
-    return OfficeRnDSource.from_url(fake.url, "cid", "secret", "acme", **kwargs)
+    kwargs.setdefault("token_cache_dir", None)  # no shared token file: no file I/O
+    source = OfficeRnDSource.from_url(fake.url, "cid", "secret", "acme", **kwargs)
+    source.http._get_session().mount(fake.url, fake)
+    return source
 
 
 def test_paging_follows_cursor_next_with_limit_50(fake):
@@ -197,9 +167,14 @@ def test_5xx_and_connection_errors_are_retried(fake):
     source = _source(fake, sleep=sleeps)
     assert len(list(source.extract("members"))) == 120
     assert len(sleeps) == 2 and sleeps[1] > sleeps[0]
-    dead = OfficeRnDSource.from_url("http://127.0.0.1:9", "cid", "secret", "acme",
-                                    max_attempts=2, sleep=Sleeps(), timeout=0.5)
-    with pytest.raises(SourceError):
+
+    def network_down(method, path, query, body):
+        raise requests.ConnectionError("connection refused")
+
+    clear_token_cache()
+    dead = _source(fake, max_attempts=2)
+    dead.http._get_session().mount(fake.url, FakeHTTP(network_down))
+    with pytest.raises(SourceError, match="NETWORK_ERROR"):
         list(dead.extract("members"))
 
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
+
+from hubspot_sync.values import as_utc
 
 if TYPE_CHECKING:  # pragma: no cover
     from hubspot_sync.mapping import SourceSpec
@@ -68,15 +70,12 @@ class Source(ABC):
         self.close()
 
 
-def as_utc(value: datetime) -> datetime:
-    """An aware UTC datetime (naive values are taken as UTC)."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def iso_ms(value: datetime) -> str:
     """``2025-06-01T00:00:00.000Z``: the timestamp form OfficeRnD uses and accepts."""
-    value = as_utc(value)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    utc = as_utc(value)
+    if utc is None:
+        raise ValueError(f"not a date-time: {value!r}")
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 DEFAULT_CONN_IDS = {"officernd": "officernd_default", "sql": "sql_source_default"}

@@ -22,7 +22,8 @@ from typing import Any
 from sqlalchemy import MetaData, Table, bindparam, create_engine, literal_column, select, text
 from sqlalchemy.engine import Engine
 
-from hubspot_sync.sources.base import SOURCE_DEFAULT, Source, as_utc, iso_ms
+from hubspot_sync.sources.base import SOURCE_DEFAULT, Source, iso_ms
+from hubspot_sync.values import as_utc, chunks
 
 _FRACTION = re.compile(r"\d{2}:\d{2}:\d{2}(?:\.(\d+))?")
 _OFFSET = re.compile(r"[+-]\d{2}:?\d{2}$")
@@ -148,9 +149,9 @@ class SQLSource(Source):
             self._col(source, self.id_column).in_(bindparam("ids", expanding=True)))
         found: dict[str, dict[str, Any]] = {}
         with self.engine.connect() as conn:
-            for start in range(0, len(values), ID_CHUNK):
+            for chunk in chunks(values, ID_CHUNK):
                 self.calls[("SELECT", "get_many")] += 1
-                for row in conn.execute(stmt, {"ids": values[start:start + ID_CHUNK]}).mappings():
+                for row in conn.execute(stmt, {"ids": list(chunk)}).mappings():
                     record = {key: _plain(value) for key, value in row.items()}
                     found[str(row[self.id_column])] = record
         return {i: found[i] for i in wanted if i in found}
@@ -172,7 +173,9 @@ def _url_from_connection(conn_id: str) -> str:
 
 def _bound(value: datetime, sample: Any) -> Any:
     """A window bound shaped like the column's values (see the module docstring)."""
-    value = as_utc(value)
+    utc = as_utc(value)
+    assert utc is not None  # a datetime is never blank
+    value = utc
     if isinstance(sample, datetime):
         return value if sample.tzinfo is not None else value.replace(tzinfo=None)
     if isinstance(sample, date):
