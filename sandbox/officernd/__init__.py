@@ -14,6 +14,7 @@ from typing import Any
 from sandbox._server import ServedSandbox
 from sandbox.officernd.api import create_app
 from sandbox.officernd.errors import ApiError
+from sandbox.officernd.faults import Faults
 from sandbox.officernd.limits import Limits
 from sandbox.officernd.state import State
 
@@ -31,7 +32,8 @@ class OfficeRnDSandbox(ServedSandbox):
         self.state = State(seed=seed, scale=scale, anchor=anchor, client_id=client_id,
                            client_secret=client_secret, org=org, state_file=state_file)
         self.limits = Limits(rate_limit=rate_limit, token_rate_limit=token_rate_limit)
-        self.app = create_app(self.state, self.limits)
+        self.faults = Faults()
+        self.app = create_app(self.state, self.limits, self.faults)
         self.host = host
         self.port = port
         self.org = org
@@ -70,9 +72,18 @@ class OfficeRnDSandbox(ServedSandbox):
     def reset(self) -> None:
         self.state.reset()
         self.limits.clear()
+        self.faults.clear()
 
     def patch_record(self, resource: str, rid: str, fields: dict[str, Any]) -> dict:
         return self.state.patch_record(resource, rid, fields)
 
     def insert_record(self, resource: str, fields: dict[str, Any]) -> dict:
         return self.state.insert_record(resource, fields)
+
+    def insert_raw(self, resource: str, records: list[dict]) -> list[str]:
+        """Store records exactly as given (malformed data); returns their keys."""
+        return self.state.insert_raw(resource, records)
+
+    def set_faults(self, cursor_loop: bool | list[str] | None = None) -> dict[str, Any]:
+        """Switch injected faults (``None`` = unchanged); returns the faults' state."""
+        return self.faults.configure(cursor_loop=cursor_loop)

@@ -15,7 +15,9 @@ from fastapi.responses import Response
 
 from sandbox._errors import install_error_handler
 from sandbox._stats import RequestStats
+from sandbox.officernd.collection import to_json
 from sandbox.officernd.errors import ApiError
+from sandbox.officernd.faults import Faults
 from sandbox.officernd.limits import TOO_MANY, Limits
 from sandbox.officernd.state import State
 
@@ -23,8 +25,8 @@ API = "/api/v2/organizations/{slug}"
 
 
 def _json(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
-                    status_code=status, media_type="application/json", headers=headers)
+    return Response(to_json(payload).encode("utf-8"), status_code=status,
+                    media_type="application/json", headers=headers)
 
 
 class _StatsMiddleware:
@@ -51,26 +53,31 @@ class _StatsMiddleware:
                               status["code"])
 
 
-async def _body_json(request: Request) -> dict:
+async def _body(request: Request) -> Any:
     raw = await request.body()
     if not raw.strip():
         return {}
     try:
-        data = json.loads(raw)
+        return json.loads(raw)
     except ValueError as exc:
         raise ApiError(400, "body must be JSON") from exc
+
+
+async def _body_json(request: Request) -> dict:
+    data = await _body(request)
     if not isinstance(data, dict):
         raise ApiError(400, "body must be a JSON object")
     return data
 
 
-def create_app(state: State, limits: Limits) -> FastAPI:
-    """The sandbox's ASGI app over ``state`` with ``limits``."""
+def create_app(state: State, limits: Limits, faults: Faults) -> FastAPI:
+    """The sandbox's ASGI app over ``state`` with ``limits`` and injected ``faults``."""
     app = FastAPI(title="OfficeRnD Flex API v2 sandbox", docs_url="/_sandbox/docs",
                   openapi_url="/_sandbox/openapi.json", redoc_url=None)
     stats = RequestStats()
     app.state.sandbox_state = state
     app.state.limits = limits
+    app.state.faults = faults
     app.state.stats = stats
     app.add_middleware(_StatsMiddleware, stats=stats)
     install_error_handler(app)
@@ -101,7 +108,8 @@ def create_app(state: State, limits: Limits) -> FastAPI:
     @app.get(API + "/{resource}")
     def list_records(request: Request, slug: str, resource: str) -> Response:
         guarded_read(request, slug, resource)
-        return _json(state.list(resource, dict(request.query_params)))
+        params = dict(request.query_params)
+        return _json(faults.loop_cursor(resource, params, state.list(resource, params)))
 
     @app.get(API + "/{resource}/count")
     def count_records(request: Request, slug: str, resource: str) -> Response:
@@ -135,6 +143,14 @@ def create_app(state: State, limits: Limits) -> FastAPI:
     @app.post("/_sandbox/records/{resource}")
     async def insert_record(request: Request, resource: str) -> Response:
         return _json(state.insert_record(resource, await _body_json(request)), 201)
+
+    @app.post("/_sandbox/records/{resource}/raw")
+    async def insert_raw(request: Request, resource: str) -> Response:
+        body = await _body(request)
+        records = body if isinstance(body, list) else [body]
+        if not all(isinstance(r, dict) for r in records):
+            raise ApiError(400, "body must be a JSON object or a list of JSON objects")
+        return _json({"keys": state.insert_raw(resource, records)}, 201)
 
     @app.delete("/_sandbox/records/{resource}/{rid}")
     def delete_record(resource: str, rid: str) -> Response:
@@ -177,6 +193,7 @@ def create_app(state: State, limits: Limits) -> FastAPI:
     def reset() -> Response:
         state.reset()
         limits.clear()
+        faults.clear()
         return _json({"ok": True, "now": state.now_str(), "records": state.record_counts()})
 
     @app.get("/_sandbox/anomalies")
@@ -186,6 +203,15 @@ def create_app(state: State, limits: Limits) -> FastAPI:
     @app.post("/_sandbox/tokens/expire")
     def expire_tokens() -> Response:
         return _json({"expired": state.expire_tokens()})
+
+    @app.get("/_sandbox/faults")
+    def get_faults() -> Response:
+        return _json(faults.describe())
+
+    @app.post("/_sandbox/faults")
+    async def set_faults(request: Request) -> Response:
+        body = await _body_json(request)
+        return _json(faults.configure(cursor_loop=body.get("cursor_loop")))
 
     @app.post("/_sandbox/limits")
     async def set_limits(request: Request) -> Response:

@@ -24,11 +24,12 @@ class Mutator:
         self._emails_loaded = False
 
     def _rows(self, resource: str) -> list[dict]:
-        return list(self.state.collections[resource].by_id.values())
+        return self.state.collections[resource].regular_rows()
 
     def _pick(self, resource: str) -> dict | None:
         coll = self.state.collections[resource]
-        return coll.by_id[self.rng.choice(coll.ids)] if coll.ids else None
+        ids = coll.regular_ids()
+        return coll.by_id[self.rng.choice(ids)] if ids else None
 
     def _location(self) -> tuple[str, tuple]:
         loc = self._pick("locations")

@@ -88,6 +88,21 @@ def _eq_matcher(field: str, raw: str) -> Callable[[Any], bool]:
     return match
 
 
+def _instant(value: Any) -> str | None:
+    """A stored date as canonical text for comparison, or None when it is not a date.
+
+    Seeded and stamped values are canonical already; only raw or patched values are parsed.
+    """
+    if not isinstance(value, str):
+        return None
+    if len(value) == 24 and value[10] == "T" and value[23] == "Z":
+        return value
+    try:
+        return fmt_ts(parse_ts(value))
+    except ValueError:
+        return None
+
+
 def _cmp_matcher(field: str, op: str, raw: str) -> Callable[[Any], bool]:
     want: Any
     if field in DATE_FIELDS:
@@ -100,11 +115,13 @@ def _cmp_matcher(field: str, op: str, raw: str) -> Callable[[Any], bool]:
             raise ApiError(400, f"{field}[${op}]: not a number: {raw!r}") from exc
 
     def ok(v: Any) -> bool:
-        if v is None or isinstance(v, bool):
+        if v is None:
             return False
-        if kind is float and not isinstance(v, int | float):
-            return False
-        if kind is str and not isinstance(v, str):
+        if kind is str:
+            v = _instant(v)
+            if v is None:  # a malformed date (raw records): served by every window
+                return True
+        elif isinstance(v, bool) or not isinstance(v, int | float):
             return False
         if op == "gt":
             return v > want
@@ -163,23 +180,25 @@ def build_filter(resource: str, params: Mapping[str, str]) -> Callable[[dict], b
     return predicate
 
 
-def sort_key(rec: dict, field: str) -> tuple:
+def sort_key(rec: dict, field: str, key: str) -> tuple:
+    """Order under ``$sort``: nulls, then numbers, then strings, then other JSON; ties by
+    the record's key (its ``_id``), which is the tuple's last item."""
     v = rec.get(field)
     if v is None:
-        return (0, 0, rec["_id"])
+        return (0, 0, key)
     if isinstance(v, bool):
-        return (1, int(v), rec["_id"])
+        return (1, int(v), key)
     if isinstance(v, int | float):
-        return (1, v, rec["_id"])
+        return (1, v, key)
     if isinstance(v, str):
-        return (2, v, rec["_id"])
-    return (3, json.dumps(v, sort_keys=True), rec["_id"])
+        return (2, v, key)
+    return (3, json.dumps(v, sort_keys=True), key)
 
 
 def project(rec: dict, select: list[str] | None) -> dict:
     if not select:
         return rec
-    out = {"_id": rec["_id"]}
+    out = {"_id": rec["_id"]} if "_id" in rec else {}  # a raw record may lack one
     for f in select:
         if f in rec:
             out[f] = rec[f]

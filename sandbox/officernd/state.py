@@ -35,7 +35,7 @@ from sandbox.officernd.seed import (
     detect_anomalies,
     generate,
 )
-from sandbox.officernd.store import SqliteStore
+from sandbox.officernd.store import Item, SqliteStore
 from sandbox.officernd.times import Clock, fmt_ts, parse_ts, to_ms
 
 _HEX24 = re.compile(r"^[0-9a-f]{24}$")
@@ -57,7 +57,7 @@ class State:
             meta, records = self.store.load()
             self.seed, self.scale = meta["seed"], meta["scale"]
             self.seed_anchor = parse_ts(meta["anchor"])
-            self._load(records, meta["id_middle"], meta["id_counter"])
+            self._load(records, meta["id_middle"], meta["id_counter"], meta.get("raw", {}))
             resume = parse_ts(meta.get("clock_now", meta["anchor"]))
             start = max(resume, anchor.astimezone(UTC) if anchor else datetime.now(UTC))
             self.clock = Clock(self.seed_anchor)
@@ -73,12 +73,17 @@ class State:
     def _seed_fresh(self, anchor: datetime | None) -> None:
         dataset = generate(self.seed, self.scale, anchor)
         self.seed_anchor = dataset.anchor
-        self._load(dataset.records, dataset.id_middle, dataset.id_counter)
+        self._load({r: [(rec["_id"], rec) for rec in rows]
+                    for r, rows in dataset.records.items()},
+                   dataset.id_middle, dataset.id_counter)
         self.clock = Clock(dataset.anchor)
         self._mut_rng = random.Random(f"{self.seed}:mutations")
 
-    def _load(self, records: Mapping[str, list[dict]], id_middle: str, id_counter: int) -> None:
-        self.collections = {r: Collection(list(records.get(r, []))) for r in RESOURCES}
+    def _load(self, records: Mapping[str, list[Item]], id_middle: str, id_counter: int,
+              raw: Mapping[str, list[str]] | None = None) -> None:
+        raw = raw or {}
+        self.collections = {r: Collection(records.get(r, []), raw.get(r, ()))
+                            for r in RESOURCES}
         self.ids = IdFactory(random.Random(0), counter=id_counter, middle=id_middle)
         self._sorted.clear()
         self._anomaly_cache = None
@@ -93,13 +98,14 @@ class State:
     def _meta(self) -> dict:
         return {"seed": self.seed, "scale": self.scale, "anchor": fmt_ts(self.seed_anchor),
                 "id_middle": self.ids.middle, "id_counter": self.ids.counter,
-                "clock_now": fmt_ts(self.clock.now())}
+                "clock_now": fmt_ts(self.clock.now()),
+                "raw": {r: sorted(c.raw) for r, c in self.collections.items() if c.raw}}
 
     def _save_all(self) -> None:
         assert self.store is not None
-        self.store.save_all(self._meta(), {r: c.rows() for r, c in self.collections.items()})
+        self.store.save_all(self._meta(), {r: c.items() for r, c in self.collections.items()})
 
-    def _persist(self, resource: str, upserts: list[dict], deletes: list[str]) -> None:
+    def _persist(self, resource: str, upserts: list[Item], deletes: list[str]) -> None:
         if self.store is not None:
             self.store.save_changes(self._meta(), resource, upserts, deletes)
 
@@ -171,7 +177,7 @@ class State:
         cached = self._sorted.get(cache_key)
         if cached is not None and cached[0] == coll.version:
             return cached[1]
-        keys = sorted(sort_key(r, sort.field) for r in coll.by_id.values())
+        keys = sorted(sort_key(r, sort.field, k) for k, r in coll.by_id.items())
         self._sorted[cache_key] = (coll.version, keys)
         return keys
 
@@ -237,8 +243,8 @@ class State:
             rec = {**old, **fields}
             if "modifiedAt" not in fields:
                 self._stamp(resource, rec, self.now_str())
-            coll.put(rec)
-            self._persist(resource, [rec], [])
+            coll.put(rec, rid)
+            self._persist(resource, [(rid, rec)], [])
             return rec
 
     def insert_record(self, resource: str, fields: Mapping[str, Any]) -> dict:
@@ -259,8 +265,21 @@ class State:
                 rec.setdefault("modifiedAt", rec["createdAt"])
                 rec.setdefault("modifiedBy", ADMIN_USER)
             coll.put(rec)
-            self._persist(resource, [rec], [])
+            self._persist(resource, [(rid, rec)], [])
             return rec
+
+    def insert_raw(self, resource: str, records: list[dict]) -> list[str]:
+        """Store records exactly as given: no validation, no ids or timestamps filled.
+
+        For tests of malformed data the real API can send (a null or over-long ``_id``, a
+        malformed ``modifiedAt``, control characters, an object where a string belongs).
+        Returns each record's key (its ``_id``, or ``~raw-<n>`` when that is not a string).
+        """
+        with self.lock:
+            coll = self.coll(resource)
+            items = [(coll.put_raw(rec), rec) for rec in records]
+            self._persist(resource, items, [])
+            return [key for key, _ in items]
 
     def delete_record(self, resource: str, rid: str) -> None:
         with self.lock:
@@ -282,22 +301,22 @@ class State:
             now_dt = self.clock.now()
             now = fmt_ts(now_dt)
             ctx = Mutator(self, rng, now_dt)
-            updated = rng.sample(coll.ids, min(update, len(coll.ids)))
+            pool = coll.regular_ids()  # raw records keep the values a test planted
+            updated = rng.sample(pool, min(update, len(pool)))
             upserts = []
             for rid in updated:
                 rec = dict(coll.by_id[rid])
                 ctx.update(resource, rec)
                 self._stamp(resource, rec, now)
-                coll.put(rec)
-                upserts.append(rec)
+                upserts.append((coll.put(rec), rec))
             created = []
             for _ in range(create):
                 rec = ctx.create(resource)
-                coll.put(rec)
-                upserts.append(rec)
+                upserts.append((coll.put(rec), rec))
                 created.append(rec["_id"])
             touched = set(updated) | set(created)
-            candidates = [i for i in coll.ids if i not in touched] if delete else []
+            candidates = ([i for i in coll.regular_ids() if i not in touched]
+                          if delete else [])
             deleted = rng.sample(candidates, min(delete, len(candidates)))
             for rid in deleted:
                 coll.remove(rid)

@@ -63,7 +63,7 @@ def detect_anomalies(records: Mapping[str, Iterable[dict]]) -> dict[str, dict[st
     mem = out["members"]
     seen: set[str] = set()
     for m in records.get("members", ()):
-        mid, email, name = m["_id"], m.get("email"), m.get("name")
+        mid, email, name = m.get("_id"), m.get("email"), m.get("name")
         if email is None or (isinstance(email, str) and not email.strip()):
             mem["missing_email"].append(mid)
         else:
@@ -89,28 +89,30 @@ def detect_anomalies(records: Mapping[str, Iterable[dict]]) -> dict[str, dict[st
         domain = url_domain(c.get("url"))
         if domain:
             if domain in domains:
-                out["companies"]["shared_domain"].append(c["_id"])
+                out["companies"]["shared_domain"].append(c.get("_id"))
             domains.add(domain)
     for p in records.get("plans", ()):
         price = p.get("price")
         if isinstance(price, int | float) and not isinstance(price, bool) and price < 0:
-            out["plans"]["negative_price"].append(p["_id"])
+            out["plans"]["negative_price"].append(p.get("_id"))
         if has_many_decimals(price):
-            out["plans"]["many_decimals"].append(p["_id"])
+            out["plans"]["many_decimals"].append(p.get("_id"))
     for r in records.get("resources", ()):
         price = r.get("price")
         if price is not None and (isinstance(price, bool) or not isinstance(price, int | float)):
-            out["resources"]["non_numeric_price"].append(r["_id"])
+            out["resources"]["non_numeric_price"].append(r.get("_id"))
         if has_many_decimals(price):
-            out["resources"]["many_decimals"].append(r["_id"])
+            out["resources"]["many_decimals"].append(r.get("_id"))
     for c in records.get("contracts", ()):
         if c.get("endDate") is None:
-            out["contracts"]["no_end_date"].append(c["_id"])
+            out["contracts"]["no_end_date"].append(c.get("_id"))
         elif _date_out_of_range(c.get("startDate"), c.get("endDate")):
-            out["contracts"]["dates_out_of_range"].append(c["_id"])
+            out["contracts"]["dates_out_of_range"].append(c.get("_id"))
+    # isinstance first: raw records may hold unhashable objects where ids belong
     unmapped = {s["_id"] for s in records.get("opportunity-statuses", ())
-                if s.get("description") in UNMAPPED_STATUS_NAMES}
+                if isinstance(s.get("_id"), str) and isinstance(s.get("description"), str)
+                and s["description"] in UNMAPPED_STATUS_NAMES}
     for o in records.get("opportunities", ()):
-        if o.get("status") in unmapped:
-            out["opportunities"]["unmapped_status"].append(o["_id"])
+        if isinstance(o.get("status"), str) and o["status"] in unmapped:
+            out["opportunities"]["unmapped_status"].append(o.get("_id"))
     return out
