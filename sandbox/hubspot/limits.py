@@ -88,8 +88,3 @@ class RateLimiter:
                 max(0, self.daily_limit - self._daily_used))
         return headers
 
-
-# ``Faults`` lived here; importers of ``sandbox.hubspot.limits.Faults`` keep working.
-from sandbox.hubspot.faults import Faults  # noqa: E402
-
-__all__ = ["RateLimiter", "Faults", "BURST_WINDOW_S", "SEARCH_WINDOW_S"]
