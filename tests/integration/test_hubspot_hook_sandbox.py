@@ -84,15 +84,40 @@ def test_refused_input_is_one_row_error_and_the_rest_is_written(portal):
     assert len(created.results) == 2  # refuse rule is on email only
 
 
-def test_whole_batch_400_is_bisected_to_the_bad_input(portal):
+def test_unknown_property_on_one_input_is_that_inputs_error(portal):
     hook = _hook(portal)
     inputs = _contacts(10)
-    inputs[4]["properties"]["no_such_property"] = "x"  # unknown property: the request fails
+    inputs[4]["properties"]["no_such_property"] = "x"  # refused for this input only
     outcome = hook.batch_upsert("contacts", inputs, "officernd_id")
     assert len(outcome.results) + len(outcome.errors) == 10
     assert [e.trace_id for e in outcome.errors] == ["m0004"]
     assert portal.stats()["objects"]["contacts"] == 9
     assert hook.write_call_count == _upsert_calls(portal)
+
+
+def test_upsert_by_a_non_unique_property_fails_fast_with_hubspots_reason(portal):
+    hook = _hook(portal)
+    with pytest.raises(HubSpotError) as info:
+        hook.batch_upsert("contacts", _contacts(100), "firstname")
+    assert info.value.status == 400 and "non-unique" in info.value.message
+    assert hook.write_call_count == 1 == _upsert_calls(portal)  # not 199 bisection calls
+    assert portal.stats()["objects"]["contacts"] == 0
+
+
+def test_a_truncated_2xx_is_an_unknown_outcome_for_every_input(portal):
+    """The write was applied but its answer cut short: every input is reported failed with
+    INVALID_RESPONSE (not retried blindly); the next upsert heals it without duplicates."""
+    portal.configure_faults(truncate_rate=1.0, seed=3)
+    hook = _hook(portal)
+    outcome = hook.batch_upsert("contacts", _contacts(40), "officernd_id")
+    assert outcome.results == [] and len(outcome.errors) == 40
+    assert {e.category for e in outcome.errors} == {"INVALID_RESPONSE"}
+    assert hook.write_call_count == 1 == _upsert_calls(portal)
+    portal.configure_faults(truncate_rate=0)
+    assert portal.stats()["objects"]["contacts"] == 40  # applied after all
+    again = hook.batch_upsert("contacts", _contacts(40), "officernd_id")
+    assert again.errors == [] and not any(r["new"] for r in again.results)
+    assert portal.stats()["objects"]["contacts"] == 40
 
 
 def test_injected_faults_are_retried_until_everything_is_written(portal):

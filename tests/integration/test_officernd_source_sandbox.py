@@ -157,3 +157,36 @@ def test_source_for_uses_the_airflow_connection(ornd_sandbox, monkeypatch):
     assert isinstance(source, OfficeRnDSource)
     assert len(list(source.extract("companies", None, None))) == len(
         list(_source(sb).extract("companies")))
+
+
+def test_no_token_lock_is_held_while_waiting(tmp_path):
+    """A 429 on the token endpoint waits outside both locks: another process (or thread)
+    can take the shared token file while this one sleeps."""
+    import fcntl
+
+    from hubspot_sync.sources.officernd.authenticator import _TOKEN_LOCK
+    from tests.unit.fake_http import FakeHTTP, scripted
+
+    url = "http://officernd.test"
+    replies = [(429, {"Retry-After": "2"}, {"message": "Too many requests"}),
+               (200, {}, {"access_token": "tok", "expires_in": 3599}),
+               (200, {}, {"results": [{"_id": "a"}], "cursorNext": None})]
+    held: list[tuple[bool, bool]] = []
+    shared = tmp_path / "tokens" / "officernd-tokens.json"
+
+    def sleep(seconds: float) -> None:
+        with open(shared, "a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(handle, fcntl.LOCK_UN)
+                file_free = True
+            except BlockingIOError:
+                file_free = False
+        held.append((file_free, not _TOKEN_LOCK.locked()))
+
+    source = OfficeRnDSource.from_url(url, "cid", "secret", "acme", sleep=sleep,
+                                      token_cache_dir=tmp_path / "tokens")
+    source.http._get_session().mount(url, FakeHTTP(scripted(replies)))
+    assert [r["_id"] for r in source.extract("members")] == ["a"]
+    assert held == [(True, True)]
+    assert source.calls[("POST", "/oauth/token")] == 2

@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from hubspot_sync.hubspot_client import BatchOutcome, HubSpotError, HubSpotHook, RowError
+from hubspot_sync.paging import RepeatedCursorError
 from hubspot_sync.transport import Backoff, RollingLimiter
 from tests.unit.fake_http import FakeHTTP, Handler, Sleeps, scripted
 
@@ -455,3 +456,139 @@ def test_test_connection(serve):
     bad, _ = make_hook(serve(_network_down), max_attempts=1)
     ok, message = bad.test_connection()
     assert not ok and "NETWORK_ERROR" in message
+
+
+# ---------------------------------------------------------------------- stop, don't spin
+def test_list_paging_stops_on_a_repeated_cursor(serve):
+    def handler(method, path, query, body):  # a broken server: page 2 points back to itself
+        return 200, {}, {"results": [{"id": query.get("after", "0")}],
+                         "paging": {"next": {"after": "p2"}}}
+
+    hook, _ = make_hook(serve(handler))
+    with pytest.raises(RepeatedCursorError, match="/crm/v3/objects/contacts.*p2"):
+        list(hook.list_objects("contacts", []))
+    assert hook.call_count == 2
+
+
+def test_search_paging_stops_on_a_repeated_cursor(serve):
+    server = serve(scripted([], then=(200, {}, {"total": 5, "results": [{"id": "1"}],
+                                                "paging": {"next": {"after": "1"}}})))
+    hook, _ = make_hook(server)
+    with pytest.raises(RepeatedCursorError, match="/search"):
+        list(hook.search("contacts", [], []))
+    assert hook.call_count == 2
+
+
+def test_association_paging_stops_on_a_repeated_cursor(serve):
+    server = serve(scripted([], then=(200, {}, {"results": [
+        {"from": {"id": "1"}, "to": [{"toObjectId": 9}], "paging": {"next": {"after": "x"}}}]})))
+    hook, _ = make_hook(server)
+    with pytest.raises(RepeatedCursorError, match="associations/contacts/companies"):
+        hook.read_associations("contacts", "companies", ["1"])
+    assert hook.call_count == 2
+
+
+def test_a_retry_after_over_the_cap_fails_instead_of_sleeping(serve):
+    server = serve(scripted([(477, {"Retry-After": "600"}, {"message": "migrating"})]))
+    hook, sleeps = make_hook(server, max_wait=60)
+    with pytest.raises(HubSpotError) as info:
+        hook.get_properties("contacts")
+    assert info.value.category == "RETRY_WAIT_TOO_LONG" and info.value.status == 477
+    assert "600" in info.value.message and sleeps == [] and hook.call_count == 1
+
+
+def test_the_cap_is_read_from_the_environment(serve, monkeypatch):
+    monkeypatch.setenv("SYNC_MAX_RETRY_WAIT_SECONDS", "700")
+    server = serve(scripted([(477, {"Retry-After": "600"}, {"message": "migrating"})]))
+    hook, sleeps = make_hook(server)
+    hook.get_properties("contacts")
+    assert sleeps == [600.0]
+
+
+def test_rate_limit_pacing_is_capped_too(serve):
+    server = serve(scripted([], then=(200, {"X-HubSpot-RateLimit-Remaining": "0",
+                                            "X-HubSpot-RateLimit-Interval-Milliseconds":
+                                            "3600000"}, {"results": []})))
+    hook, sleeps = make_hook(server, max_wait=60)
+    hook.get_properties("contacts")
+    with pytest.raises(HubSpotError) as info:
+        hook.get_properties("contacts")
+    assert info.value.category == "RETRY_WAIT_TOO_LONG" and sleeps == []
+
+
+# ---------------------------------------------------------------------- batch-level refusals
+NON_UNIQUE = {"status": "error", "category": "VALIDATION_ERROR",
+              "message": "Unable to perform update/upsert by non-unique 0-1 property "
+                         "officernd_id in portal ID 123"}
+NO_PROPERTY = {"status": "error", "category": "VALIDATION_ERROR",
+               "message": 'Property values were not valid: [{"isValid":false,"message":'
+                          '"Property \\"officernd_idd\\" does not exist","error":'
+                          '"PROPERTY_DOESNT_EXIST","name":"officernd_idd"}]'}
+
+
+@pytest.mark.parametrize("body", [NON_UNIQUE, NO_PROPERTY], ids=["non_unique", "no_property"])
+def test_a_batch_level_400_fails_fast_instead_of_bisecting(serve, body):
+    server = serve(scripted([], then=(400, {}, body)))
+    hook, _ = make_hook(server)
+    with pytest.raises(HubSpotError) as info:
+        hook.batch_upsert("contacts", _inputs(100), "officernd_id")
+    err = info.value
+    assert err.status == 400 and err.category == "VALIDATION_ERROR"
+    assert body["message"] in err.message and "whole batch" in err.message
+    assert err.outcome is not None and err.outcome.results == []
+    assert hook.write_call_count == 1  # bisecting would have sent 199 calls
+
+
+def test_a_record_level_400_is_still_bisected(serve):
+    server = serve(_upsert_server(bad_email="bad"))
+    hook, _ = make_hook(server)
+    outcome = hook.batch_upsert("contacts", _inputs(100, bad=37), "officernd_id")
+    assert len(outcome.results) == 99 and [e.trace_id for e in outcome.errors] == ["s37"]
+    # 100 -> 50 -> 25 -> 13 -> 7 -> 3 -> 1: six bisections, two calls each, plus the first
+    assert hook.write_call_count == 1 + 2 * 6
+
+
+# ---------------------------------------------------------------------- every input accounted
+def _accounted(outcome: BatchOutcome, n: int) -> bool:
+    traces = [r.get("objectWriteTraceId") for r in outcome.results] + \
+        [e.trace_id for e in outcome.errors]
+    return len(traces) == n == len(set(traces))
+
+
+@pytest.mark.parametrize("payload", [
+    b"<html><body><h1>502 Bad Gateway</h1></body></html>",
+    b'{"status": "COMPLETE", "results": [{"id": "1", "proper',
+    b"", b'"ok"'], ids=["html", "truncated", "empty", "not_a_batch"])
+def test_a_2xx_without_the_expected_json_fails_every_input_unretried(serve, payload):
+    server = serve(scripted([], then=(200, {"Content-Type": "text/html"}, payload)))
+    hook, sleeps = make_hook(server)
+    outcome = hook.batch_upsert("contacts", _inputs(30), "officernd_id")
+    assert outcome.results == [] and _accounted(outcome, 30)
+    assert {e.category for e in outcome.errors} == {"INVALID_RESPONSE"}
+    assert "may have been applied" in outcome.errors[0].message
+    assert hook.write_call_count == 1 and sleeps == []  # never retried blindly
+
+
+def test_inputs_missing_from_the_results_are_errors(serve):
+    def handler(method, path, query, body):
+        results = [{"id": str(1000 + n), "objectWriteTraceId": i["objectWriteTraceId"],
+                    "properties": {}} for n, i in enumerate(body["inputs"]) if n % 10]
+        return 200, {}, {"status": "COMPLETE", "results": results}
+
+    hook, _ = make_hook(serve(handler))
+    outcome = hook.batch_upsert("contacts", _inputs(50), "officernd_id")
+    assert len(outcome.results) == 45 and _accounted(outcome, 50)
+    assert [(e.trace_id, e.category) for e in outcome.errors] == [
+        (f"s{i}", "MISSING_RESULT") for i in range(0, 50, 10)]
+
+
+def test_association_pairs_missing_from_the_results_are_errors(serve):
+    def handler(method, path, query, body):
+        first = body["inputs"][0]
+        return 201, {}, {"status": "COMPLETE", "results": [
+            {"fromObjectId": first["from"]["id"], "toObjectId": first["to"]["id"]}]}
+
+    hook, _ = make_hook(serve(handler))
+    outcome = hook.associate("contacts", "companies", [("1", "10"), ("2", "20")], 279)
+    assert len(outcome.results) == 1
+    assert [(e.input_id, e.category) for e in outcome.errors] == [("2:20", "MISSING_RESULT")]

@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from hubspot_sync.mapping import SourceSpec
+from hubspot_sync.paging import RepeatedCursorError
 from hubspot_sync.sources import OfficeRnDSource, SourceError, SQLSource, source_for
 from hubspot_sync.sources.base import iso_ms
 from hubspot_sync.sources.officernd import clear_token_cache
@@ -205,9 +206,10 @@ def test_extract_fills_the_get_many_cache(fake):
     assert source.call_count == before
 
 
-def test_source_for_builds_each_kind(monkeypatch, tmp_path):
+def test_source_for_builds_each_kind(monkeypatch):
+    # The engine is created lazily: nothing is opened here.
     monkeypatch.setenv("AIRFLOW_CONN_SQL_SOURCE_DEFAULT", json.dumps(
-        {"conn_type": "generic", "extra": {"url": f"sqlite:///{tmp_path / 'x.db'}"}}))
+        {"conn_type": "generic", "extra": {"url": "sqlite:///never-opened.db"}}))
     sql = source_for(SourceSpec(system="sql", table="members", id="member_id",
                                 changed_at="updated_at"))
     assert isinstance(sql, SQLSource) and sql.id_column == "member_id"
@@ -220,4 +222,29 @@ def test_officernd_connection_needs_org_slug(monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_OFFICERND_DEFAULT", json.dumps(
         {"conn_type": "http", "host": "http://127.0.0.1:9", "login": "a", "password": "b"}))
     with pytest.raises(SourceError, match="org_slug"):
-        list(OfficeRnDSource().extract("members"))
+        list(OfficeRnDSource(token_cache_dir=None).extract("members"))
+
+
+def test_a_repeated_cursor_stops_with_the_endpoint(fake):
+    fake.script = [(f"{API}/members", 200, {}, {"results": [{"_id": "a"}], "cursorNext": "c1"}),
+                   (f"{API}/members", 200, {}, {"results": [{"_id": "b"}], "cursorNext": "c1"})]
+    source = _source(fake)
+    with pytest.raises(RepeatedCursorError, match="OfficeRnD GET /members.*c1"):
+        list(source.extract("members"))
+    assert source.calls[("GET", "/members")] == 2
+
+
+def test_a_retry_after_over_the_cap_fails_instead_of_sleeping(fake):
+    fake.script = [(f"{API}/members", 429, {"Retry-After": "3600"}, {"message": "Too many"})]
+    sleeps = Sleeps()
+    source = _source(fake, sleep=sleeps, max_wait=60)
+    with pytest.raises(SourceError, match="RETRY_WAIT_TOO_LONG") as info:
+        list(source.extract("members"))
+    assert info.value.status == 429 and "3600" in str(info.value) and sleeps == []
+
+
+def test_a_2xx_that_is_not_json_is_an_error(fake):
+    fake.script = [(f"{API}/members", 200, {"Content-Type": "text/html"},
+                    b"<html>maintenance</html>")]
+    with pytest.raises(SourceError, match="not JSON"):
+        list(_source(fake).extract("members"))
