@@ -131,7 +131,8 @@ def pair_id(item: dict) -> str:
 
 
 def _error_parts(error: dict) -> tuple[str, str, dict]:
-    context = error.get("context") if isinstance(error.get("context"), dict) else {}
+    raw = error.get("context")
+    context: dict = raw if isinstance(raw, dict) else {}
     category = str(error.get("category") or error.get("subCategory") or "ERROR")
     message = str(error.get("message") or "")
     return category, message, context
@@ -150,13 +151,14 @@ def map_object_error(error: dict, chunk: list[dict], status: str) -> list[RowErr
     rows: list[RowError] = []
     if traces:
         for trace in dict.fromkeys(traces):
-            item = by_trace.get(trace)
-            input_id = object_input_id(item) if item else (ids[0] if len(ids) == 1 else None)
+            traced = by_trace.get(trace)
+            input_id = object_input_id(traced) if traced else (
+                ids[0] if len(ids) == 1 else None)
             rows.append(RowError(trace, input_id, status, category, message, context))
     elif ids:
         for value in dict.fromkeys(ids):
-            item = by_id.get(value)
-            rows.append(RowError(item.get("objectWriteTraceId") if item else None, value,
+            named = by_id.get(value)
+            rows.append(RowError(named.get("objectWriteTraceId") if named else None, value,
                                  status, category, message, context))
     else:
         rows.append(RowError(None, None, status, category, message, context))

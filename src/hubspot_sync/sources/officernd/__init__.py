@@ -13,18 +13,10 @@ connection errors back off; no wait exceeds ``SYNC_MAX_RETRY_WAIT_SECONDS``.
 """
 
 from hubspot_sync.sources.officernd.authenticator import (
-    TOKEN_MARGIN,
     SharedTokenFile,
     clear_token_cache,
     default_token_cache_dir,
 )
-from hubspot_sync.sources.officernd.paginator import PAGE_LIMIT
-from hubspot_sync.sources.officernd.stream import (
-    DEFAULT_TOKEN_URL,
-    GET_MANY_THRESHOLD,
-    OfficeRnDSource,
-)
+from hubspot_sync.sources.officernd.stream import OfficeRnDSource
 
-__all__ = ["DEFAULT_TOKEN_URL", "GET_MANY_THRESHOLD", "PAGE_LIMIT", "TOKEN_MARGIN",
-           "OfficeRnDSource", "SharedTokenFile", "clear_token_cache",
-           "default_token_cache_dir"]
+__all__ = ["OfficeRnDSource", "SharedTokenFile", "clear_token_cache", "default_token_cache_dir"]

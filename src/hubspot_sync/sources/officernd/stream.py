@@ -185,7 +185,6 @@ def _settings(base_url: str, client_id: str, client_secret: str, org_slug: str,
     base = base_url.rstrip("/")
     api_base = base if "/api/v2/organizations/" in base else \
         f"{base}/api/v2/organizations/{org_slug}"
-    if scopes and not isinstance(scopes, str):
-        scopes = " ".join(scopes)
+    scope_text = scopes if isinstance(scopes, str) else " ".join(scopes or ())
     return {"api_base": api_base, "client_id": client_id, "client_secret": client_secret,
-            "token_url": token_url, "scopes": scopes or "", "org_slug": org_slug}
+            "token_url": token_url, "scopes": scope_text, "org_slug": org_slug}
