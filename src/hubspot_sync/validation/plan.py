@@ -8,6 +8,7 @@ definitions (type, enumeration options, ``hasUniqueValue``) and the mapping's ex
 
 from __future__ import annotations
 
+import builtins
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -79,10 +80,11 @@ class Check:
     property: str | None
     expectation: str  # GX class name, e.g. ExpectColumnValuesToMatchRegex
     kwargs: dict[str, Any]
-    reason: Callable[[str], str] = field(compare=False, repr=False)
+    # Called with the value sent; built from lambdas with bound defaults, hence ``...``.
+    reason: Callable[..., str] = field(compare=False, repr=False)
     value_column: str | None = None  # column whose original value is reported (default: property)
 
-    @property
+    @builtins.property  # the field ``property`` shadows the builtin in this class body
     def column(self) -> str | None:
         return self.kwargs.get("column")
 

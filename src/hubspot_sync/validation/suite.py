@@ -60,7 +60,7 @@ def run_suite(work: pd.DataFrame, checks: list[Check], entity: str, run_id: str,
                                                    expectations=expectations))
     definition = context.validation_definitions.add(
         gx.ValidationDefinition(name=f"{entity}_validation_{tag}", data=batch, suite=suite))
-    actions = []
+    actions: list[Any] = []  # GX's ValidationAction union; UpdateDataDocsAction is one
     docs_path: str | None = None
     if docs_dir is not None:
         site_dir = (Path(docs_dir) / entity / safe_name(run_id)).resolve()
@@ -87,7 +87,10 @@ def run_suite(work: pd.DataFrame, checks: list[Check], entity: str, run_id: str,
         info = result.exception_info or {}
         raised = info.get("raised_exception") or any(
             isinstance(v, dict) and v.get("raised_exception") for v in info.values())
-        index = int(result.expectation_config.meta["check"])
+        expectation = result.expectation_config
+        if expectation is None:  # GX attaches the configuration to every result it returns
+            raise RuntimeError(f"validate {entity}: GX returned a result without its expectation")
+        index = int(expectation.meta["check"])
         if raised:
             messages = [info.get("exception_message")] + [
                 v.get("exception_message") for v in info.values() if isinstance(v, dict)]
