@@ -1,7 +1,8 @@
 """How many HubSpot calls and how much time a sync spends, at scale.
 
-Runs the pipeline's task bodies (the same functions the DAG tasks call) against both
-sandboxes over HTTP, with the HubSpot sandbox at a real portal's burst limit, and prints:
+Runs the declared steps (``hubspot_sync.steps.STEPS``, the list the DAG tasks are built
+from) in-process against both sandboxes over HTTP, with the HubSpot sandbox at a real
+portal's burst limit, and prints:
 
 1. the first sync of companies and members at ``--scale`` members (everything is new);
 2. an hourly run after ``--changed`` members changed: the calls it needs (about N/100
@@ -27,24 +28,16 @@ os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="bench-sync-"))
 
 
 def run_entity(entity: str, mappings, hook, source, warehouse, window, run_id: str) -> dict:
-    from hubspot_sync import pipeline
+    """One run of ``entity``: the declared steps, in order, in this process."""
+    from hubspot_sync.steps import run_steps
+    from hubspot_sync.steps.context import EntityRun
 
-    run = pipeline.EntityRun(mapping=mappings[entity], run_id=run_id, mappings=mappings,
-                             _warehouse=warehouse, _hook=hook, _source=source)
+    run = EntityRun(mapping=mappings[entity], run_id=run_id, mappings=mappings, window=window,
+                    _warehouse=warehouse, _hook=hook, _source=source)
     before = hook.call_count
     writes_before = hook.write_call_count
     started = time.perf_counter()
-    props = pipeline.task_ensure_properties(run)
-    extracted = pipeline.extract_source(run, window)
-    side = pipeline.task_extract_hubspot(run, props)
-    delta = pipeline.task_compute_delta(run, props, side)
-    validation = pipeline.task_validate(run, props, None)
-    loaded = pipeline.task_load(run)
-    associated = pipeline.task_associate(run)
-    counts = pipeline.task_report(run, {
-        "ensure_properties": props, "extract_source": extracted, "extract_hubspot": side,
-        "compute_delta": delta, "validate": validation, "load": loaded,
-        "associate": associated})
+    counts = run_steps(run)["report"]
     return {**counts, "seconds": time.perf_counter() - started,
             "calls": hook.call_count - before, "writes": hook.write_call_count - writes_before}
 
@@ -65,8 +58,8 @@ def main() -> int:
 
     from hubspot_sync.hubspot_client import HubSpotHook
     from hubspot_sync.mapping import load_mappings
-    from hubspot_sync.pipeline import RunWindow
     from hubspot_sync.sources.officernd import OfficeRnDSource
+    from hubspot_sync.steps.context import RunWindow
     from hubspot_sync.warehouse import Warehouse
     from sandbox.hubspot import HubSpotSandbox
     from sandbox.officernd import OfficeRnDSandbox

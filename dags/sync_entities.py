@@ -1,10 +1,11 @@
 """One DAG per mapping file in include/mappings/: ``sync_<entity>``, hourly.
 
-Each run extracts the entity's changes from OfficeRnD into the staging warehouse,
-reads HubSpot's side of exactly those records, computes the delta in pandas,
-validates it with Great Expectations, upserts what passed into HubSpot, makes the
-associations, and reports its counts. Only the mapping YAML is read at parse time;
-pandas, SQLAlchemy, GX and every network call live inside the tasks.
+Each DAG's tasks are the declared steps of a run (``hubspot_sync.steps.STEPS``): extract
+the entity's changes from OfficeRnD into the staging warehouse, read HubSpot's side of
+exactly those records, compute the delta in pandas, validate it with Great Expectations,
+upsert what passed into HubSpot, make the associations, and report the counts. This file
+only builds DAGs: only the mapping YAML and the step list are read at parse time; pandas,
+SQLAlchemy, GX and every network call live inside the tasks.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from airflow.sdk import Asset, CronDataIntervalTimetable, Param, dag, get_curren
 from airflow.sdk.exceptions import AirflowFailException
 
 from hubspot_sync.mapping import EntityMapping, load_mappings
+from hubspot_sync.steps import STEPS, Step, asset_identity, failure_callback
 
 HOURLY = "0 * * * *"
 START = pendulum.datetime(2020, 1, 1, tz="UTC")
@@ -44,19 +46,34 @@ PARAMS = {
 }
 
 
-def _entity_run(mapping: EntityMapping):
-    """The EntityRun of the current task's DAG run (imports the pipeline lazily)."""
-    from hubspot_sync.pipeline import EntityRun
+def _step_task(mapping: EntityMapping, step: Step):
+    """The task of one declared step: its pool and retries, and a body that hands the task
+    context and the outputs the step needs to the library."""
+    options: dict = {"task_id": step.name, "doc_md": step.doc}
+    if step.calls_hubspot:
+        options["pool"] = HUBSPOT_POOL
+    if step.network:
+        options.update(NETWORK_RETRIES)
+    if step.emits_asset:
+        options["outlets"] = [Asset(**asset_identity(mapping))]
 
-    context = get_current_context()
-    params = context["params"]
-    return EntityRun(mapping=mapping, run_id=context["run_id"],
-                     dry_run=bool(params.get("dry_run")),
-                     full_refresh=bool(params.get("full_refresh")))
+    def body(inputs: dict) -> dict:
+        from hubspot_sync.steps import airflow_task
+
+        context = get_current_context()
+        out = airflow_task(mapping, step.name, context, inputs)
+        if step.emits_asset:
+            from hubspot_sync.steps.report import asset_extra
+
+            asset = Asset(**asset_identity(mapping))
+            context["outlet_events"][asset].extra = asset_extra(mapping.entity, out)
+        return out
+
+    return task(**options)(body)
 
 
 def build_entity_dag(mapping: EntityMapping):
-    """The DAG of one entity, built from its mapping."""
+    """The DAG of one entity, built from its mapping and the declared steps."""
     doc = (f"# Sync {mapping.entity}\n\n{mapping.description}\n\n"
            f"OfficeRnD `{mapping.source.resource or mapping.source.table}` → HubSpot "
            f"`{mapping.hubspot.object}` (mode `{mapping.mode}`, id property "
@@ -76,97 +93,17 @@ def build_entity_dag(mapping: EntityMapping):
         doc_md=doc,
         tags=["hubspot-sync", *mapping.tags],
         params=PARAMS,
-        default_args={"owner": "data-eng", "retries": 0},
+        # A failed task of any step marks the run failed in the warehouse's sync_runs.
+        default_args={"owner": "data-eng", "retries": 0,
+                      "on_failure_callback": failure_callback(mapping)},
     )
     def entity_dag():
-        @task(pool=HUBSPOT_POOL, **NETWORK_RETRIES)
-        def ensure_properties() -> dict:
-            """Create the id property and missing custom properties; check value maps."""
-            from hubspot_sync.pipeline import ConfigurationError, task_ensure_properties
-
-            try:
-                return task_ensure_properties(_entity_run(mapping))
-            except ConfigurationError as exc:
-                raise AirflowFailException(str(exc)) from exc
-
-        @task(**NETWORK_RETRIES)
-        def extract_source() -> dict:
-            """The entity's records changed in the run's window, into the source snapshot."""
-            from hubspot_sync.pipeline import extract_source as step
-            from hubspot_sync.pipeline import resolve_window
-
-            context = get_current_context()
-            run = _entity_run(mapping)
-            run_type = context["dag_run"].run_type
-            window = resolve_window(
-                context["params"], context.get("data_interval_start"),
-                context.get("data_interval_end"), getattr(run_type, "value", str(run_type)),
-                run.warehouse.last_successful_window_end(mapping.entity))
-            return step(run, window)
-
-        @task(pool=HUBSPOT_POOL, **NETWORK_RETRIES)
-        def extract_hubspot(definitions: dict, extracted: dict) -> dict:
-            """HubSpot's current side of exactly those records (by id property, then match keys)."""
-            from hubspot_sync.pipeline import task_extract_hubspot
-
-            return task_extract_hubspot(_entity_run(mapping), definitions)
-
-        @task
-        def compute_delta(definitions: dict, hubspot_side: dict) -> dict:
-            """Normalise both sides by property type; classify create / update / unchanged / ..."""
-            from hubspot_sync.pipeline import task_compute_delta
-
-            return task_compute_delta(_entity_run(mapping), definitions, hubspot_side)
-
-        @task
-        def validate(definitions: dict, delta: dict) -> dict:
-            """Great Expectations on the rows to write; failures quarantined with reasons."""
-            from hubspot_sync.pipeline import RejectThresholdExceeded, task_validate
-
-            docs = Path(os.environ.get("AIRFLOW_HOME", "~/airflow")).expanduser() / "data_docs"
-            try:
-                return task_validate(_entity_run(mapping), definitions, docs)
-            except RejectThresholdExceeded as exc:
-                raise AirflowFailException(str(exc)) from exc
-
-        @task(pool=HUBSPOT_POOL, **NETWORK_RETRIES)
-        def load(validation: dict) -> dict:
-            """Batched upserts (100 a call) of the validated rows; per-row outcomes; id map."""
-            from hubspot_sync.pipeline import task_load
-
-            return task_load(_entity_run(mapping))
-
-        @task(pool=HUBSPOT_POOL, **NETWORK_RETRIES)
-        def associate(loaded: dict) -> dict:
-            """Associations v4 for this run's records; targets not yet synced wait for the next."""
-            from hubspot_sync.pipeline import task_associate
-
-            return task_associate(_entity_run(mapping))
-
-        @task(outlets=[Asset(mapping.asset_uri)])
-        def report(extracted: dict, delta: dict, validation: dict, loaded: dict,
-                   associated: dict, properties: dict, hubspot_side: dict) -> dict:
-            """Counts to sync_runs, the task log and XCom; an Asset event for the object."""
-            from hubspot_sync.pipeline import task_report
-
-            counts = task_report(_entity_run(mapping), {
-                "ensure_properties": properties, "extract_source": extracted,
-                "extract_hubspot": hubspot_side, "compute_delta": delta,
-                "validate": validation, "load": loaded, "associate": associated})
-            outlet_events = get_current_context()["outlet_events"]
-            outlet_events[Asset(mapping.asset_uri)].extra = {
-                "entity": mapping.entity,
-                **{k: counts[k] for k in ("created", "updated", "rejected", "failed")}}
-            return counts
-
-        properties = ensure_properties()
-        extracted = extract_source()
-        hubspot_side = extract_hubspot(properties, extracted)
-        delta = compute_delta(properties, hubspot_side)
-        validation = validate(properties, delta)
-        loaded = load(validation)
-        associated = associate(loaded)
-        report(extracted, delta, validation, loaded, associated, properties, hubspot_side)
+        tasks: dict = {}
+        for step in STEPS:
+            tasks[step.name] = _step_task(mapping, step)(
+                inputs={name: tasks[name] for name in step.needs})
+            for name in step.after:
+                tasks[name] >> tasks[step.name]
 
     return entity_dag()
 

@@ -409,8 +409,9 @@ def test_unmapped_status_is_skipped_until_it_moves_to_a_mapped_one(sync_env) -> 
 
 def test_a_stage_map_naming_an_unknown_stage_fails_before_any_write(sync_env, tmp_path,
                                                                     monkeypatch, capsys) -> None:
-    import hubspot_sync.pipeline as pipeline
+    import hubspot_sync.steps.context as context
     from hubspot_sync.mapping import load_mapping
+    from hubspot_sync.steps.properties import ensure_properties
 
     data = yaml.safe_load((MAPPINGS / "opportunities.yaml").read_text())
     stage_map = next(p for p in data["properties"] if p["to"] == "dealstage")
@@ -418,7 +419,7 @@ def test_a_stage_map_naming_an_unknown_stage_fails_before_any_write(sync_env, tm
     (tmp_path / "opportunities.yaml").write_text(yaml.safe_dump(data))
     broken = load_mapping(tmp_path / "opportunities.yaml")
 
-    run_cls = pipeline.EntityRun
+    run_cls = context.EntityRun
 
     def with_broken_map(*args, **kwargs):
         entity_run = run_cls(*args, **kwargs)
@@ -426,7 +427,7 @@ def test_a_stage_map_naming_an_unknown_stage_fails_before_any_write(sync_env, tm
             entity_run.mapping = broken
         return entity_run
 
-    monkeypatch.setattr(pipeline, "EntityRun", with_broken_map)
+    monkeypatch.setattr(context, "EntityRun", with_broken_map)
     failed = sync_env.run("opportunities")
 
     assert failed["state"] == "failed"
@@ -440,9 +441,9 @@ def test_a_stage_map_naming_an_unknown_stage_fails_before_any_write(sync_env, tm
     # The step's message names the stage HubSpot's pipeline lacks, and the stages it has.
     before = sync_env.hubspot.stats()
     step = run_cls(mapping=broken, run_id="check", _hook=sync_env.hook())
-    with pytest.raises(pipeline.ConfigurationError,
+    with pytest.raises(context.ConfigurationError,
                        match=r"dealstage names signedandsealed.*closedwon"):
-        pipeline.ensure_properties(step)
+        ensure_properties(step)
     assert write_calls(sync_env.hubspot.stats()) == write_calls(before)
 
 

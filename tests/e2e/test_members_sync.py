@@ -164,9 +164,9 @@ def test_backfill_over_two_days_processes_each_hours_changes_once(sync_env) -> N
 
 
 def test_broken_threshold_fails_before_any_write(sync_env, monkeypatch) -> None:
-    import hubspot_sync.pipeline as pipeline
+    import hubspot_sync.steps.context as context
 
-    run_cls = pipeline.EntityRun
+    run_cls = context.EntityRun
 
     def strict(*args, **kwargs):
         run = run_cls(*args, **kwargs)
@@ -175,7 +175,7 @@ def test_broken_threshold_fails_before_any_write(sync_env, monkeypatch) -> None:
         return run
 
     sync_env.run("companies")
-    monkeypatch.setattr(pipeline, "EntityRun", strict)
+    monkeypatch.setattr(context, "EntityRun", strict)
     run = sync_env.run("members")
     assert run["state"] == "failed"
     assert run["record_write_calls"] == 0

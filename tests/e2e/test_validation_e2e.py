@@ -399,16 +399,16 @@ def failure_message(output: str, exc_name: str) -> str | None:
 
 def test_over_the_threshold_validate_fails_and_nothing_is_written(sync_env, sent, monkeypatch,
                                                                    capfd) -> None:
-    import hubspot_sync.pipeline as pipeline
+    import hubspot_sync.steps.context as context
 
-    run_cls = pipeline.EntityRun
+    run_cls = context.EntityRun
 
     def strict(*args, **kwargs):
         run = run_cls(*args, **kwargs)
         run.mapping = run.mapping.model_copy(update={"max_rejected_ratio": 0.05})
         return run
 
-    monkeypatch.setattr(pipeline, "EntityRun", strict)
+    monkeypatch.setattr(context, "EntityRun", strict)
     bad = sync_env.officernd.anomalies()["members"]
     capfd.readouterr()
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from hubspot_sync.delta import compute_delta, normaliser, summarise, write_payload
 from hubspot_sync.mapping import EntityMapping
+from hubspot_sync.steps.delta_frame import compute_delta, normaliser, summarise
+from hubspot_sync.steps.load import write_payload
 
 MAPPING = EntityMapping.model_validate({
     "entity": "members",

@@ -1,9 +1,10 @@
-"""Compare the source snapshot with HubSpot's side and classify every record (pandas).
+"""The delta rules (pandas): compare the source snapshot with HubSpot's side and classify
+every record.
 
 Both sides are normalised by HubSpot property type first (trimmed strings, canonical
-numbers, dates as ``YYYY-MM-DD`` = midnight UTC, datetimes as ISO-8601 UTC with milliseconds), so a
-value that merely looks different ("12.50" vs "12.5") is not a change. Then each record
-is one of:
+numbers, dates as ``YYYY-MM-DD`` = midnight UTC, datetimes as ISO-8601 UTC with
+milliseconds), so a value that merely looks different ("12.50" vs "12.5") is not a change.
+Then each record is one of:
 
 - ``create``: HubSpot has no record for it yet;
 - ``update``: with the changed fields, after per-property ownership (``overwrite``,
@@ -24,33 +25,24 @@ from typing import Any
 import pandas as pd
 
 from hubspot_sync.mapping import EntityMapping
+from hubspot_sync.records import DELTA_ACTIONS, DELTA_COLUMNS
 from hubspot_sync.transforms import canonical_number, to_date, to_datetime
-
-DELTA_COLUMNS = ["source_id", "hubspot_id", "action", "changed_fields", "before", "after",
-                 "reason", "matched_by", "changed_at"]
-
-
-def _blank(value: Any) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, float) and value != value:  # NaN
-        return True
-    return isinstance(value, str) and not value.strip()
+from hubspot_sync.values import is_blank
 
 
 def _norm_string(value: Any) -> str | None:
-    return None if _blank(value) else str(value).strip()
+    return None if is_blank(value) else str(value).strip()
 
 
 def _norm_number(value: Any) -> str | None:
-    if _blank(value):
+    if is_blank(value):
         return None
     canonical = canonical_number(value)
     return canonical if canonical is not None else str(value).strip()
 
 
 def _norm_date(value: Any) -> str | None:
-    if _blank(value):
+    if is_blank(value):
         return None
     converted = to_date(value)
     return converted if isinstance(converted, str) else str(value)
@@ -58,14 +50,14 @@ def _norm_date(value: Any) -> str | None:
 
 def _norm_datetime(value: Any) -> str | None:
     """ISO-8601 UTC with milliseconds, as HubSpot returns datetimes (epoch ms parse too)."""
-    if _blank(value):
+    if is_blank(value):
         return None
     converted = to_datetime(value)
     return converted if isinstance(converted, str) else str(value).strip()
 
 
 def _norm_bool(value: Any) -> str | None:
-    if _blank(value):
+    if is_blank(value):
         return None
     text = str(value).strip().lower()
     return {"1": "true", "yes": "true", "0": "false", "no": "false"}.get(text, text)
@@ -183,7 +175,7 @@ def compute_delta(source: pd.DataFrame, hubspot: pd.DataFrame, mapping: EntityMa
 
 def _normalised_records(frame: pd.DataFrame, names: list[str],
                         property_types: Mapping[str, str]) -> list[dict[str, Any]]:
-    """The ``properties`` dicts of a snapshot, normalised column by column (vectorised per column)."""
+    """The ``properties`` dicts of a snapshot, normalised column by column."""
     if not len(frame):
         return []
     values = normalise_frame(_wide(frame["properties"].reset_index(drop=True), names),
@@ -206,22 +198,7 @@ def _changed_fields(after: Mapping[str, Any], before: Mapping[str, Any],
     return changed
 
 
-def write_payload(delta_row: Mapping[str, Any], mapping: EntityMapping) -> dict[str, str]:
-    """The properties one write sends: the changed fields, "" to clear a value the source
-    no longer has, and the id property."""
-    after = delta_row["after"]
-    payload: dict[str, str] = {}
-    for name in delta_row["changed_fields"]:
-        if name == mapping.hubspot.id_property:
-            continue
-        value = after.get(name)
-        payload[name] = "" if value is None else str(value)
-    payload[mapping.hubspot.id_property] = mapping.source_id_value(delta_row["source_id"])
-    return payload
-
-
 def summarise(delta: pd.DataFrame) -> dict[str, int]:
     """Counts per action."""
     counts = delta["action"].value_counts().to_dict() if len(delta) else {}
-    return {action: int(counts.get(action, 0))
-            for action in ("create", "update", "unchanged", "skipped", "conflict", "orphan")}
+    return {action: int(counts.get(action, 0)) for action in DELTA_ACTIONS}

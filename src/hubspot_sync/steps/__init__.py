@@ -1,0 +1,131 @@
+"""The steps of one entity run, declared once.
+
+``STEPS`` is the one list the DAG factory (``dags/sync_entities.py``), the benchmarks and
+tests run: each step's name (the task id), the function that does it, which earlier
+outputs it receives, which earlier steps it only waits for, and whether it calls HubSpot
+(then it runs in the shared pool and retries on top of the client's own backoff).
+
+This module is imported when the DAG file is parsed, so it stays light: a step's module
+(pandas, SQLAlchemy, GX, HTTP) is imported only when the step runs. One module per step:
+``context`` (EntityRun, RunWindow, the window rules), ``properties``, ``extract``,
+``hubspot_side``, ``delta`` (rules in ``delta_frame``), ``validate``, ``load``,
+``associate``, ``report``, and ``rejects`` (reject bookkeeping for all of them).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hubspot_sync.mapping import EntityMapping
+    from hubspot_sync.steps.context import EntityRun
+
+Outputs = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    target: str  # "module:function" under hubspot_sync.steps, imported when the step runs
+    doc: str
+    needs: tuple[str, ...] = ()  # earlier outputs the function receives (by step name)
+    after: tuple[str, ...] = ()  # earlier steps it only waits for
+    calls_hubspot: bool = False
+    network: bool = False  # talks to an API: retried as a task (the pure ones fail fast)
+    emits_asset: bool = False  # its output's counts go out as the entity's Asset event
+
+    def function(self) -> Callable[..., Outputs]:
+        module, _, name = self.target.partition(":")
+        return getattr(importlib.import_module(f"hubspot_sync.steps.{module}"), name)
+
+    @property
+    def upstream(self) -> tuple[str, ...]:
+        return (*self.needs, *self.after)
+
+
+STEPS: tuple[Step, ...] = (
+    Step("ensure_properties", "tasks:ensure_properties",
+         "Create the id property and missing custom properties; check value maps.",
+         calls_hubspot=True, network=True),
+    # After the schema check: a run that cannot write reads nothing.
+    Step("extract_source", "tasks:extract_source",
+         "The entity's records changed in the run's window, into the source snapshot.",
+         after=("ensure_properties",), network=True),
+    Step("extract_hubspot", "tasks:extract_hubspot",
+         "HubSpot's current side of exactly those records (by id property, then match keys).",
+         needs=("ensure_properties",), after=("extract_source",), calls_hubspot=True,
+         network=True),
+    Step("compute_delta", "tasks:compute_delta",
+         "Normalise both sides by property type; classify create / update / unchanged / ...",
+         needs=("ensure_properties", "extract_hubspot")),
+    Step("validate", "tasks:validate",
+         "Great Expectations on the rows to write; failures quarantined with reasons.",
+         needs=("ensure_properties",), after=("compute_delta",)),
+    Step("load", "tasks:load",
+         "Batched upserts (100 a call) of the validated rows; per-row outcomes; id map.",
+         after=("validate",), calls_hubspot=True, network=True),
+    Step("associate", "tasks:associate",
+         "Associations v4 for this run's records; targets not yet synced wait for the next.",
+         after=("load",), calls_hubspot=True, network=True),
+    Step("report", "tasks:report",
+         "Counts to sync_runs, the task log and XCom; an Asset event for the entity.",
+         needs=("ensure_properties", "extract_source", "extract_hubspot", "compute_delta",
+                "validate", "load", "associate"), emits_asset=True),
+)
+STEP_NAMES = tuple(s.name for s in STEPS)
+
+
+def call_step(step: Step, run: EntityRun, outputs: Mapping[str, Outputs | None]) -> Outputs:
+    """Run one step with the earlier outputs it needs."""
+    return step.function()(run, **{name: outputs.get(name) or {} for name in step.needs})
+
+
+def run_steps(run: EntityRun) -> dict[str, Outputs]:
+    """Every step in order, in this process (benchmarks, tests); each step's output."""
+    outputs: dict[str, Outputs] = {}
+    for step in STEPS:
+        outputs[step.name] = call_step(step, run, outputs)
+    return outputs
+
+
+def asset_identity(mapping: EntityMapping) -> dict[str, str]:
+    """The Asset a sync of ``mapping`` updates: one per entity (contracts and opportunities
+    both write deals, and a downstream DAG schedules on the one it cares about)."""
+    return {"name": mapping.dag_id, "uri": f"{mapping.asset_uri}/{mapping.entity}",
+            "group": "hubspot"}
+
+
+def airflow_task(mapping: EntityMapping, name: str, context: Mapping[str, Any],
+                 inputs: Mapping[str, Outputs | None]) -> Outputs:
+    """The body of the Airflow task ``name``: the step for the task context's run. A run
+    that cannot succeed (StopRun) fails the task without retries."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from hubspot_sync.steps import context as run_context
+
+    step = STEPS[STEP_NAMES.index(name)]
+    run = run_context.run_from_airflow(mapping, context)
+    try:
+        return call_step(step, run, inputs)
+    except run_context.StopRun as exc:
+        raise AirflowFailException(str(exc)) from exc
+
+
+def failure_callback(mapping: EntityMapping) -> Callable[[Mapping[str, Any]], None]:
+    """An ``on_failure_callback`` marking the run failed in sync_runs (any task, any step)."""
+
+    def on_failure(context: Mapping[str, Any]) -> None:
+        from hubspot_sync.steps.context import run_from_airflow
+        from hubspot_sync.steps.report import mark_run_failed
+
+        error = context.get("exception")
+        error = getattr(error, "__cause__", None) or error  # the step's own exception
+        task = context.get("task_instance") or context.get("ti")
+        mark_run_failed(run_from_airflow(mapping, context), error,
+                        getattr(task, "task_id", None))
+
+    return on_failure
+

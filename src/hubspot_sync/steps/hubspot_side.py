@@ -1,0 +1,151 @@
+"""Step ``extract_hubspot``: HubSpot's current side of exactly the extracted records (or of
+the whole object in a full refresh): by the id property first, then by the mapping's match
+keys (email, domain) for records never synced, so an existing record is adopted, never
+duplicated. API calls grow with the change, not with the size of the portal."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from hubspot_sync.mapping import PARENT_LINK
+from hubspot_sync.steps.context import EntityRun
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+ASSOCIATIONS_KEY = "_associations"  # reserved key of a HubSpot snapshot row (not a property name)
+
+# source_id -> (hubspot_id, matched_by, properties)
+Found = dict[str, tuple[str, str, dict]]
+
+
+def source_id_of(record: Mapping[str, Any], id_property: str, prefix: str) -> str | None:
+    """The source id a HubSpot record carries in the id property (None: not ours)."""
+    value = (record.get("properties") or {}).get(id_property)
+    if value and value.startswith(prefix):
+        return value[len(prefix):]
+    return None
+
+
+def by_id_property(records: Iterable[Mapping[str, Any]], id_property: str,
+                   prefix: str) -> Found:
+    found: Found = {}
+    for record in records:
+        sid = source_id_of(record, id_property, prefix)
+        if sid is not None:
+            found[sid] = (str(record["id"]), id_property, record["properties"])
+    return found
+
+
+def match_key_values(candidates: Iterable[tuple[str, Mapping[str, Any] | None]],
+                     key: str) -> dict[str, str]:
+    """Normalised match-key value -> the first candidate (source id, properties) having it."""
+    key_of: dict[str, str] = {}
+    for source_id, properties in candidates:
+        value = (properties or {}).get(key)
+        if isinstance(value, str) and value.strip():
+            key_of.setdefault(value.strip().lower(), source_id)
+    return key_of
+
+
+def adopt(records: Iterable[Mapping[str, Any]], key: str, key_of: Mapping[str, str],
+          found: Found, id_property: str) -> dict[str, str]:
+    """Adopt HubSpot records found by a match key into ``found`` (a source id found earlier
+    keeps its record); returns hubspot id -> the id-property value it already carries."""
+    owner_of: dict[str, str] = {}
+    for record in records:
+        value = str((record.get("properties") or {}).get(key) or "").strip().lower()
+        sid = key_of.get(value)
+        if sid is None or sid in found:
+            continue
+        found[sid] = (str(record["id"]), key, record["properties"])
+        owner = (record.get("properties") or {}).get(id_property)
+        if owner:
+            owner_of[str(record["id"])] = owner
+    return owner_of
+
+
+def extract_hubspot(run: EntityRun, definitions: Mapping[str, dict]) -> dict[str, Any]:
+    """Read HubSpot's side into the HubSpot snapshot; counts and ``owner_of`` for the delta."""
+    import pandas as pd
+
+    mapping, hook, warehouse = run.mapping, run.hook, run.warehouse
+    obj, id_property = mapping.hubspot.object, mapping.hubspot.id_property
+    prefix = mapping.hubspot.id_prefix
+    source = warehouse.read_source_snapshot(run.entity, run.run_id)
+    names = [p.to for p in mapping.properties]
+    # Properties a dry run only plans to create cannot be read yet.
+    wanted_props = [n for n in [*names, id_property]
+                    if not (definitions.get(n) or {}).get("planned")]
+
+    found: Found = {}
+    if run.full_refresh:
+        found = by_id_property(hook.list_objects(obj, wanted_props), id_property, prefix)
+    elif len(source) and not (definitions.get(id_property) or {}).get("planned"):
+        ids = [mapping.source_id_value(s) for s in source["source_id"]]
+        found = by_id_property(hook.batch_read(obj, ids, wanted_props, id_property=id_property),
+                               id_property, prefix)
+
+    if run.parent is not None and not run.full_refresh and len(source):
+        found.update(_existing_children(run, source, wanted_props))
+
+    owner_of: dict[str, str] = {}
+    candidates = source[~source["source_id"].isin(list(found))] if len(source) else source
+    for key in mapping.hubspot.match_on:
+        if not len(candidates):
+            break
+        key_of = match_key_values(zip(candidates["source_id"], candidates["properties"],
+                                      strict=True), key)
+        if not key_of:
+            continue
+        owner_of.update(adopt(hook.batch_read(obj, sorted(key_of), wanted_props,
+                                              id_property=key), key, key_of, found, id_property))
+        candidates = candidates[~candidates["source_id"].isin(list(found))]
+
+    associations = _current_associations(run, {hid for hid, _, _ in found.values()})
+    rows = []
+    for sid, (hubspot_id, matched_by, props) in found.items():
+        props = dict(props or {})
+        props[ASSOCIATIONS_KEY] = associations.get(hubspot_id, {})
+        rows.append({"source_id": sid, "hubspot_id": hubspot_id, "matched_by": matched_by,
+                     "properties": props})
+    frame = pd.DataFrame(rows, columns=["source_id", "hubspot_id", "matched_by", "properties"])
+    warehouse.write_hubspot_snapshot(run.entity, run.run_id, frame)
+    return {"found": len(frame),
+            "adopted_by_match_key": int((frame["matched_by"] != id_property).sum())
+            if len(frame) else 0,
+            "owner_of": owner_of, "api_calls": run.api_calls()}
+
+
+def _existing_children(run: EntityRun, source: pd.DataFrame, properties: list[str]) -> Found:
+    """The children HubSpot has today under this run's parents (a deal's line items), so an
+    entry removed from the parent's list shows up as an orphan to archive."""
+    parent = run.parent
+    assert parent is not None
+    parent_ids = {(links or {}).get(PARENT_LINK) for links in source["links"]} - {None}
+    parent_hubspot = run.warehouse.id_map(parent.entity, parent_ids)
+    if not parent_hubspot:
+        return {}
+    linked = run.hook.read_associations(parent.mapping.hubspot.object, run.mapping.hubspot.object,
+                                        sorted(set(parent_hubspot.values())))
+    child_ids = sorted({str(c) for ids in linked.values() for c in ids})
+    if not child_ids:
+        return {}
+    # Only children this sync created (they carry the id property); others are left alone.
+    return by_id_property(run.hook.batch_read(run.mapping.hubspot.object, child_ids, properties),
+                          run.mapping.hubspot.id_property, run.mapping.hubspot.id_prefix)
+
+
+def _current_associations(run: EntityRun, hubspot_ids: set[str]) -> dict[str, dict[str, list]]:
+    """hubspot id -> {target object: [associated ids]} for each association the mapping makes."""
+    out: dict[str, dict[str, list]] = defaultdict(dict)
+    if not hubspot_ids:
+        return out
+    targets = {run.target_mapping(a.to).hubspot.object for a in run.mapping.associations}
+    for target in sorted(targets):
+        for hid, to_ids in run.hook.read_associations(run.mapping.hubspot.object, target,
+                                                      sorted(hubspot_ids)).items():
+            out[str(hid)][target] = sorted({str(t) for t in to_ids})
+    return out

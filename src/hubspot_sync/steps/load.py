@@ -1,0 +1,165 @@
+"""Step ``load``: batched writes of the validated delta (``batch/upsert`` by the id
+property, ``batch/update`` for records adopted by a match key, ``batch/archive`` for a
+child removed from its parent); one outcome per row; the id map follows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, cast
+
+from hubspot_sync.mapping import PARENT_LINK, EntityMapping
+from hubspot_sync.records import LOAD_OUTCOME_COLUMNS, LoadOutcome, WriteAction
+from hubspot_sync.steps import rejects as reject_book
+from hubspot_sync.steps.context import EntityRun
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+
+def write_payload(delta_row: Mapping[str, Any], mapping: EntityMapping) -> dict[str, str]:
+    """The properties one write sends: the changed fields, "" to clear a value the source
+    no longer has, and the id property."""
+    after = delta_row["after"]
+    payload: dict[str, str] = {}
+    for name in delta_row["changed_fields"]:
+        if name == mapping.hubspot.id_property:
+            continue
+        value = after.get(name)
+        payload[name] = "" if value is None else str(value)
+    payload[mapping.hubspot.id_property] = mapping.source_id_value(delta_row["source_id"])
+    return payload
+
+
+def written(source_id: str, hubspot_id: str, action: str) -> LoadOutcome:
+    return {"source_id": source_id, "hubspot_id": hubspot_id,
+            "action": cast(WriteAction, action), "status": "written", "category": None,
+            "message": None}
+
+
+def upsert_outcomes(results: Iterable[Mapping[str, Any]], errors: Iterable[Any],
+                    actions: Mapping[str, str], id_property: str,
+                    prefix: str) -> list[LoadOutcome]:
+    """Outcomes of an upsert by the id property: HubSpot's ``new`` flag tells a create from
+    an update (the delta's action when absent); a result not carrying our id is not ours."""
+    outcomes: list[LoadOutcome] = []
+    for record in results:
+        value = str((record.get("properties") or {}).get(id_property) or "")
+        sid = value[len(prefix):] if value.startswith(prefix) else None
+        if sid is None:
+            continue
+        action = "create" if record.get("new", actions.get(sid) == "create") else "update"
+        outcomes.append(written(sid, str(record["id"]), action))
+    return outcomes + failures(errors, actions)
+
+
+def update_outcomes(results: Iterable[Mapping[str, Any]], errors: Iterable[Any],
+                    source_of: Mapping[str, str]) -> list[LoadOutcome]:
+    """Outcomes of updates by HubSpot id (``source_of``: hubspot id -> source id)."""
+    outcomes = [written(source_of[str(r["id"])], str(r["id"]), "update") for r in results
+                if str(r["id"]) in source_of]
+    return outcomes + failures(errors, dict.fromkeys(source_of.values(), "update"))
+
+
+def failures(errors: Iterable[Any], actions: Mapping[str, str]) -> list[LoadOutcome]:
+    """One failed outcome per error of a batch (its trace id is the source id)."""
+    out: list[LoadOutcome] = []
+    for error in errors:
+        sid = error.trace_id or error.input_id
+        out.append({"source_id": sid, "hubspot_id": None,
+                    "action": cast(WriteAction, actions.get(sid, "update")), "status": "failed",
+                    "category": error.category, "message": error.message})
+    return out
+
+
+def load_counts(outcomes: Iterable[LoadOutcome]) -> dict[str, int]:
+    """created / updated / failed of a run's outcomes (archives are counted apart)."""
+    counts = {"created": 0, "updated": 0, "failed": 0}
+    for o in outcomes:
+        if o["status"] == "failed":
+            counts["failed"] += 1
+        elif o["action"] in ("create", "update"):
+            counts[o["action"] + "d"] += 1
+    return counts
+
+
+def orphaned_children(delta_ids: Iterable[str], parent_of: Mapping[str, str | None],
+                      synced_parents: Iterable[str]) -> set[str]:
+    """Children whose parent is not in HubSpot: they wait for it."""
+    synced = set(synced_parents)
+    return {sid for sid in delta_ids if parent_of.get(sid) not in synced}
+
+
+def load(run: EntityRun) -> dict[str, Any]:
+    """Write what validation let through; record outcomes, the id map and refused writes."""
+    import pandas as pd
+
+    mapping, hook, warehouse = run.mapping, run.hook, run.warehouse
+    if run.dry_run:
+        return {"dry_run": True, "created": 0, "updated": 0, "failed": 0,
+                "api_calls": run.api_calls()}
+    delta = warehouse.read_delta(run.entity, run.run_id, actions=["create", "update"])
+    rejected = reject_book.rejected_ids(run)
+    held: set[str] = set()
+    if run.parent is not None and len(delta):
+        held = _hold_back_orphaned_children(run, delta[~delta["source_id"].isin(list(rejected))])
+        rejected |= held
+    delta = delta[~delta["source_id"].isin(list(rejected))] if len(delta) else delta
+    obj, id_property = mapping.hubspot.object, mapping.hubspot.id_property
+    adopted = delta["matched_by"].isin(mapping.hubspot.match_on) if len(delta) else []
+    outcomes: list[LoadOutcome] = []
+
+    by_id_property = delta[~adopted] if len(delta) else delta
+    if len(by_id_property):
+        inputs = [{"id": mapping.source_id_value(r["source_id"]), "idProperty": id_property,
+                   "properties": write_payload(r, mapping), "objectWriteTraceId": r["source_id"]}
+                  for r in by_id_property.to_dict("records")]
+        result = hook.batch_upsert(obj, inputs, id_property=id_property)
+        outcomes += upsert_outcomes(
+            result.results, result.errors,
+            dict(zip(by_id_property["source_id"], by_id_property["action"], strict=True)),
+            id_property, mapping.hubspot.id_prefix)
+
+    adopted_rows = delta[adopted] if len(delta) else delta
+    if len(adopted_rows):
+        inputs = [{"id": str(r["hubspot_id"]), "properties": write_payload(r, mapping),
+                   "objectWriteTraceId": r["source_id"]} for r in adopted_rows.to_dict("records")]
+        result = hook.batch_update(obj, inputs)
+        outcomes += update_outcomes(result.results, result.errors, dict(zip(
+            adopted_rows["hubspot_id"].astype(str), adopted_rows["source_id"], strict=True)))
+
+    archived = 0
+    if run.parent is not None:
+        # A child whose entry left its parent's list (a plan removed from a contract).
+        removed = warehouse.read_delta(run.entity, run.run_id, actions=["orphan"])
+        if len(removed):
+            archived = hook.batch_archive(obj, [str(h) for h in removed["hubspot_id"]])
+            outcomes += [written(sid, str(hid), "archive") for sid, hid in
+                         zip(removed["source_id"], removed["hubspot_id"], strict=True)]
+
+    warehouse.write_load_outcomes(run.entity, run.run_id,
+                                  pd.DataFrame(outcomes, columns=LOAD_OUTCOME_COLUMNS))
+    pairs = [(o["source_id"], o["hubspot_id"]) for o in outcomes
+             if o["status"] == "written" and o["action"] != "archive"]
+    if pairs:
+        warehouse.upsert_id_map(run.entity, obj, run.run_id, pairs)
+        reject_book.resolve_written(run, [sid for sid, _ in pairs])
+    reject_book.record_held(run, reject_book.refused_rejects(
+        o for o in outcomes if o["status"] == "failed"))
+    counts = load_counts(outcomes)
+    return {"created": counts["created"], "updated": counts["updated"],
+            "archived": archived, "held_back": len(held), "failed": counts["failed"],
+            "api_calls": run.api_calls()}
+
+
+def _hold_back_orphaned_children(run: EntityRun, delta: pd.DataFrame) -> set[str]:
+    """Children whose parent is not in HubSpot (it was rejected or refused) wait for it; they
+    are recorded with the reason rather than written without a parent."""
+    assert run.parent is not None
+    source = run.warehouse.read_source_snapshot(run.entity, run.run_id)
+    parent_of = {sid: (links or {}).get(PARENT_LINK)
+                 for sid, links in zip(source["source_id"], source["links"], strict=True)}
+    synced = run.warehouse.id_map(run.parent.entity, set(parent_of.values()) - {None})
+    held = orphaned_children(delta["source_id"], parent_of, synced)
+    reject_book.record_held(run, reject_book.parent_not_synced_rejects(
+        run.parent.entity, held, parent_of))
+    return held

@@ -1,0 +1,120 @@
+"""Step ``ensure_properties``: the HubSpot schema the mapping needs, checked before any write.
+
+Creates the id property and any missing custom property the mapping types; checks that
+every mapped property exists and that value maps only name options HubSpot has. The plan
+is computed from the definitions alone (pure functions below), then applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from hubspot_sync.mapping import EntityMapping
+from hubspot_sync.steps.context import ConfigurationError, EntityRun
+
+
+def id_property_definition(name: str) -> dict[str, Any]:
+    return {"name": name, "label": "OfficeRnD ID", "type": "string", "fieldType": "text",
+            "groupName": "officernd", "hasUniqueValue": True,
+            "description": "The OfficeRnD record this HubSpot record is synced from."}
+
+
+def plan_properties(mapping: EntityMapping, existing: Mapping[str, dict]) -> list[dict[str, Any]]:
+    """The property definitions to create; a mapped property HubSpot lacks and the mapping
+    cannot create (no ``type``) is a ConfigurationError."""
+    obj = mapping.hubspot.object
+    wanted: list[dict[str, Any]] = []
+    if mapping.hubspot.id_property not in existing:
+        wanted.append(id_property_definition(mapping.hubspot.id_property))
+    problems = []
+    for prop in mapping.properties:
+        if prop.to in existing:
+            continue
+        if prop.type is None:
+            problems.append(f"{prop.to}: HubSpot {obj} has no such property and the mapping "
+                            "gives no 'type' to create it")
+        else:
+            wanted.append(prop.property_definition())
+    if problems:
+        raise ConfigurationError(f"{mapping.entity}: " + "; ".join(problems))
+    return wanted
+
+
+def planned_definitions(mapping: EntityMapping, existing: Mapping[str, dict],
+                        wanted: Sequence[Mapping[str, Any]]) -> dict[str, dict]:
+    """The definitions of every mapped property once ``wanted`` exists (marked planned)."""
+    planned = {**existing, **{d["name"]: {**d, "planned": True} for d in wanted}}
+    names = [*(p.to for p in mapping.properties), mapping.hubspot.id_property]
+    return {name: planned[name] for name in names if name in planned}
+
+
+def apply_pipeline_options(definitions: dict[str, dict], mapping: EntityMapping,
+                           pipelines: Sequence[Mapping[str, Any]]) -> None:
+    """Deal stages are the stages of the deal's pipeline, not a fixed option list."""
+    chosen = next((p.value for p in mapping.properties if p.to == "pipeline" and p.value), None)
+    if "pipeline" in definitions:
+        definitions["pipeline"] = {**definitions["pipeline"], "type": "enumeration",
+                                   "options": [{"value": p["id"], "label": p.get("label", "")}
+                                               for p in pipelines]}
+    if "dealstage" in definitions:
+        stages = [s for p in pipelines if chosen in (None, p["id"]) for s in p.get("stages", [])]
+        definitions["dealstage"] = {**definitions["dealstage"], "type": "enumeration",
+                                    "options": [{"value": s["id"], "label": s.get("label", "")}
+                                                for s in stages]}
+
+
+def check_value_maps(mapping: EntityMapping, definitions: Mapping[str, dict]) -> None:
+    """A value map naming an option HubSpot's enumeration lacks is a ConfigurationError."""
+    errors = []
+    for prop in mapping.properties:
+        definition = definitions.get(prop.to) or {}
+        if not prop.value_map or definition.get("type") != "enumeration":
+            continue
+        options = {o.get("value") for o in definition.get("options", [])}
+        unknown = sorted({str(v) for v in prop.value_map.values()
+                          if v is not None and str(v) not in options})
+        if unknown:
+            errors.append(f"value_map of {prop.to} names {', '.join(unknown)}, which HubSpot's "
+                          f"{prop.to} does not have (options: {', '.join(sorted(options))})")
+    if errors:
+        raise ConfigurationError(f"{mapping.entity}: " + "; ".join(errors))
+
+
+def slim(definitions: Mapping[str, dict]) -> dict[str, dict]:
+    """What later steps need of each definition (keeps XCom small)."""
+    return {name: {"name": name, "type": d.get("type"), "fieldType": d.get("fieldType"),
+                   "hubspotDefined": d.get("hubspotDefined", False),
+                   "planned": d.get("planned", False),
+                   "options": [{"value": o.get("value"), "label": o.get("label")}
+                               for o in d.get("options", []) or []]}
+            for name, d in definitions.items()}
+
+
+def ensure_properties(run: EntityRun) -> dict[str, Any]:
+    """Check the mapping against HubSpot's definitions, then create what is missing."""
+    mapping, hook = run.mapping, run.hook
+    obj = mapping.hubspot.object
+    existing = hook.get_properties(obj)
+    wanted = plan_properties(mapping, existing)
+    # Checked against the definitions the run would create, before it creates any: a value
+    # map naming an option HubSpot lacks fails the run with the portal untouched. A dry run
+    # stops there (later steps see the planned definitions).
+    definitions = planned_definitions(mapping, existing, wanted)
+    if "dealstage" in definitions or "pipeline" in definitions:
+        apply_pipeline_options(definitions, mapping, hook.get_pipelines("deals"))
+    check_value_maps(mapping, definitions)
+    created: list[str] = []
+    if not run.dry_run and wanted:
+        created = hook.ensure_properties(obj, wanted)
+        if created:
+            existing = hook.get_properties(obj)
+        for name in (d["name"] for d in wanted):
+            if name in existing:
+                definitions[name] = existing[name]
+            else:
+                definitions.pop(name, None)
+    return {"created_properties": created,
+            "planned_properties": [d["name"] for d in wanted] if run.dry_run else [],
+            "definitions": slim(definitions), "api_calls": run.api_calls()}
+

@@ -1,0 +1,86 @@
+"""Reject bookkeeping, in one place: which records a run holds back, with which rule and
+reason, and when an earlier reject no longer holds. Validation, load and the children's
+hold-back all go through here; the warehouse only stores what this module decides.
+
+Resolution rules:
+- a record validation checked is explained by this run's validation rejects only: its
+  earlier validation rejects that did not recur are resolved;
+- load's rejects (``LOAD_RULES``: HubSpot refused the write, the parent is not synced) are
+  not resolved by passing validation, only by a successful write of the record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from hubspot_sync.records import LoadOutcome, Reject
+from hubspot_sync.steps.context import EntityRun
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+LOAD_RULES = ("hubspot_refused", "parent_not_synced")
+
+
+def match_conflict_rejects(key: str | None, conflicts: Iterable[Mapping[str, Any]]) -> list[Reject]:
+    """A match key (email, domain) that belongs to a HubSpot record of another source record."""
+    return [{"source_id": c["source_id"], "rule": "match_conflict", "property": key,
+             "value": str((c.get("after") or {}).get(key)), "reason": c["reason"],
+             "source": "validation"} for c in conflicts]
+
+
+def refused_rejects(failed: Iterable[LoadOutcome]) -> list[Reject]:
+    """Writes HubSpot refused, with its category and message."""
+    return [{"source_id": f["source_id"], "rule": "hubspot_refused", "property": None,
+             "value": None,
+             "reason": f"HubSpot refused the write ({f['category']}): {f['message']}",
+             "source": "hubspot", "category": f["category"]} for f in failed]
+
+
+def parent_not_synced_rejects(parent_entity: str, held: Iterable[str],
+                              parent_of: Mapping[str, str | None]) -> list[Reject]:
+    """Children held back because their parent record is not in HubSpot."""
+    return [{"source_id": sid, "rule": "parent_not_synced", "property": None,
+             "value": parent_of.get(sid),
+             "reason": f"its {parent_entity} record {parent_of.get(sid)} is not in HubSpot "
+                       "(see that record's rejects); it follows once the parent is synced",
+             "source": "validation"} for sid in sorted(held)]
+
+
+def rejected_ids(run: EntityRun) -> set[str]:
+    """Source ids this run has rejected so far (they are not written nor associated)."""
+    return set(run.warehouse.rejects_for_run(run.entity, run.run_id)["source_id"])
+
+
+def record_checked(run: EntityRun, rejects: pd.DataFrame | Sequence[Reject],
+                   checked: Iterable[str]) -> None:
+    """Validation's verdict on the ``checked`` records: ``rejects`` recorded, every other
+    open validation reject of those records resolved."""
+    rows = _records(rejects)
+    if rows:
+        run.warehouse.record_rejects(run.entity, run.run_id, rows)
+    checked = set(checked)
+    if checked:
+        run.warehouse.resolve_rejects(
+            run.entity, run.run_id, checked, keep_rules=LOAD_RULES,
+            still_failing=[(r["source_id"], r["rule"], r.get("property")) for r in rows])
+
+
+def record_held(run: EntityRun, rejects: Sequence[Reject]) -> None:
+    """Load's rejects (refused writes, held-back children)."""
+    if rejects:
+        run.warehouse.record_rejects(run.entity, run.run_id, list(rejects))
+
+
+def resolve_written(run: EntityRun, source_ids: Iterable[str]) -> None:
+    """A record written to HubSpot has no open reject left."""
+    ids = list(source_ids)
+    if ids:
+        run.warehouse.resolve_rejects(run.entity, run.run_id, ids)
+
+
+def _records(rejects: pd.DataFrame | Sequence[Reject]) -> list[dict[str, Any]]:
+    if hasattr(rejects, "to_dict"):
+        return list(rejects.to_dict("records"))  # type: ignore[union-attr]
+    return [dict(r) for r in rejects]
