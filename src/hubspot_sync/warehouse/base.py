@@ -19,10 +19,10 @@ from hubspot_sync.warehouse.schema import build_tables
 
 
 class WarehouseBase:
-    """The staging warehouse on one SQLAlchemy URL (SQLite or PostgreSQL).
+    """Engine, declared tables and schema readiness, shared by every table owner.
 
     ``schema`` puts the tables in a PostgreSQL schema (created if missing); ignored on
-    SQLite. The schema is migrated to the head revision on first use.
+    SQLite.
     """
 
     def __init__(self, url: str, *, schema: str | None = None,

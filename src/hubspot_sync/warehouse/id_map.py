@@ -61,11 +61,13 @@ class IdMapStore(WarehouseBase):
                     "last_synced_run": run_id, "updated_at": stamp} for s, h in latest.items()]
         t = self.tables["id_map"]
         if self.dialect in ("sqlite", "postgresql"):
+            # Same ON CONFLICT API on both dialects, but two distinct Insert classes.
             if self.dialect == "sqlite":
-                from sqlalchemy.dialects.sqlite import insert as dialect_insert
+                from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+                stmt: Any = sqlite_insert(t)
             else:
-                from sqlalchemy.dialects.postgresql import insert as dialect_insert
-            stmt = dialect_insert(t)
+                from sqlalchemy.dialects.postgresql import insert as pg_insert
+                stmt = pg_insert(t)
             stmt = stmt.on_conflict_do_update(
                 index_elements=[t.c.entity, t.c.source_id],
                 set_={"hubspot_id": stmt.excluded.hubspot_id,

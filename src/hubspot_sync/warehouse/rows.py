@@ -8,7 +8,7 @@ import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeAlias
 
 import pandas as pd
 
@@ -16,7 +16,7 @@ from hubspot_sync.values import as_utc, chunks, is_missing
 
 CHUNK = 10_000  # rows per executemany / ids per IN list
 
-Rows = pd.DataFrame | Iterable[Mapping[str, Any]]
+Rows: TypeAlias = pd.DataFrame | Iterable[Mapping[str, Any]]
 
 
 def now() -> datetime:
