@@ -58,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     del data
     gc.collect()
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak memory of generate: {peak / 2**20:.0f} MiB (tracemalloc; traced run {traced_s:.2f} s); "
+    print(f"peak memory of generate: {peak / 2**20:.0f} MiB "
+          f"(tracemalloc; traced run {traced_s:.2f} s); "
           f"process max RSS so far {rss_mb:.0f} MiB")
 
     t0 = time.perf_counter()

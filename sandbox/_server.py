@@ -1,4 +1,5 @@
-"""Run an ASGI app with uvicorn in a background thread (tests, benchmarks) or in the foreground (CLI)."""
+"""Run an ASGI app with uvicorn in a background thread (tests, benchmarks) or in the foreground
+(CLI)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 class ServerThread:
-    """An ASGI app served by uvicorn on a thread; ``start()`` returns once it accepts connections."""
+    """An ASGI app served by uvicorn on a thread; ``start()`` returns once it accepts
+    connections."""
 
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0) -> None:
         self.host = host

@@ -159,7 +159,8 @@ def test_associations_create_read_archive(portal):
     companies = hook.batch_upsert("companies", [
         {"id": f"c{i}", "properties": {"name": f"Company {i}"}} for i in range(3)], "officernd_id")
     contacts = hook.batch_upsert("contacts", _contacts(6), "officernd_id")
-    company_ids = [r["id"] for r in sorted(companies.results, key=lambda r: r["objectWriteTraceId"])]
+    company_ids = [r["id"] for r in sorted(companies.results,
+                                           key=lambda r: r["objectWriteTraceId"])]
     contact_ids = [r["id"] for r in sorted(contacts.results, key=lambda r: r["objectWriteTraceId"])]
     pairs = [(contact_ids[i], company_ids[i % 3]) for i in range(6)]
     outcome = hook.associate("contacts", "companies", pairs + [(contact_ids[0], "999999")], 279)

@@ -82,7 +82,8 @@ def test_429_daily_is_not_retried(serve):
 def test_search_secondly_limit_waits_about_a_second(serve):
     body = {"status": "error", "message": "You have reached your secondly limit.",
             "errorType": "RATE_LIMIT"}
-    server = serve(scripted([(429, {}, body)], then=(200, {}, {"total": 1, "results": [{"id": "7"}]})))
+    server = serve(scripted([(429, {}, body)],
+                            then=(200, {}, {"total": 1, "results": [{"id": "7"}]})))
     hook, sleeps = make_hook(server)
     assert [r["id"] for r in hook.search("contacts", [], ["email"])] == ["7"]
     assert sleeps == [1.0]
@@ -378,7 +379,8 @@ def test_associate_and_read_with_paging(serve):
     def handler(method, path, query, body):
         if path.endswith("/batch/create"):
             return 201, {}, {"status": "COMPLETE", "results": [
-                {"fromObjectId": i["from"]["id"], "toObjectId": i["to"]["id"]} for i in body["inputs"]]}
+                {"fromObjectId": i["from"]["id"], "toObjectId": i["to"]["id"]}
+                for i in body["inputs"]]}
         results = []
         for i in body["inputs"]:
             if i["id"] == "1" and "after" not in i:

@@ -1,5 +1,6 @@
-"""Unit tests of the sources on an in-memory scripted OfficeRnD (no socket, no file): token caching, refresh,
-429 / 5xx handling, cursor paging, window parameters, get_many strategy, the factory."""
+"""Unit tests of the sources on an in-memory scripted OfficeRnD (no socket, no file): token
+caching, refresh, 429 / 5xx handling, cursor paging, window parameters, get_many strategy, the
+factory."""
 
 from __future__ import annotations
 

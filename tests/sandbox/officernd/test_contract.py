@@ -94,7 +94,8 @@ def test_modified_windows_partition_everything(sandbox, client, resource):
         hi = fmt_ts(start + timedelta(days=day + 1))
         ids = [r["_id"] for r in client.modified_between(resource, lo, hi)]
         assert ids == _scan(sandbox, resource, lambda r, lo=lo, hi=hi: lo <= r["modifiedAt"] < hi)
-        assert client.count(resource, {"modifiedAt[$gte]": lo, "modifiedAt[$lt]": hi})["total"] == len(ids)
+        assert client.count(
+            resource, {"modifiedAt[$gte]": lo, "modifiedAt[$lt]": hi})["total"] == len(ids)
         seen += ids
     assert sorted(seen) == [r["_id"] for r in sandbox.state.records(resource)]
 
@@ -112,10 +113,13 @@ def test_filtered_counts_agree_with_scan(sandbox, client):
         assert sorted(r["_id"] for r in client.all("members", {"status": status})) == want
     want = _scan(sandbox, "members", lambda r: r["status"] in ("active", "pending"))
     assert client.count("members", {"status[$in]": "active,pending"})["total"] == len(want)
-    assert sorted(r["_id"] for r in client.all("members", {"status[$in]": "active,pending"})) == want
+    assert sorted(
+        r["_id"] for r in client.all("members", {"status[$in]": "active,pending"})) == want
     cut = fmt_ts(ANCHOR - timedelta(days=10))
-    for op, f in (("$gt", lambda r: r["modifiedAt"] > cut), ("$gte", lambda r: r["modifiedAt"] >= cut),
-                  ("$lt", lambda r: r["modifiedAt"] < cut), ("$lte", lambda r: r["modifiedAt"] <= cut)):
+    for op, f in (("$gt", lambda r: r["modifiedAt"] > cut),
+                  ("$gte", lambda r: r["modifiedAt"] >= cut),
+                  ("$lt", lambda r: r["modifiedAt"] < cut),
+                  ("$lte", lambda r: r["modifiedAt"] <= cut)):
         want = _scan(sandbox, "contracts", f)
         got = client.all("contracts", {f"modifiedAt[{op}]": cut})
         assert sorted(r["_id"] for r in got) == want

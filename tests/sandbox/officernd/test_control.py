@@ -33,7 +33,8 @@ def test_clock_set_and_advance(sb):
     assert r.json()["now"].startswith("2027-01-01T01:00:0")
     sb.set_clock(ANCHOR + timedelta(days=1))
     assert sb.advance_clock(60).startswith(fmt_ts(ANCHOR + timedelta(days=1, seconds=60))[:16])
-    assert requests.post(f"{sb.url}/_sandbox/clock", json={"set": "nope"}, timeout=5).status_code == 400
+    assert requests.post(
+        f"{sb.url}/_sandbox/clock", json={"set": "nope"}, timeout=5).status_code == 400
 
 
 def test_mutate_members_stamps_and_changes(sb):
@@ -66,7 +67,8 @@ def test_mutate_is_deterministic_with_seed():
             s.set_clock(ANCHOR + timedelta(hours=1))  # new _ids embed the clock's second
             out = s.mutate("contracts", update=5, create=2, delete=1, seed=99)
             recs = {i: s.state.get("contracts", i) for i in out["updated"]}
-            results.append((out, {i: (r["plans"], r["endDate"], r["baseTotal"]) for i, r in recs.items()}))
+            results.append(
+                (out, {i: (r["plans"], r["endDate"], r["baseTotal"]) for i, r in recs.items()}))
     assert results[0] == results[1]
 
 
@@ -184,7 +186,8 @@ def test_cli_defaults_and_serving(tmp_path):
     args = build_parser().parse_args([])
     assert (args.port, args.host, args.seed, args.scale, args.org, args.rate_limit) == (
         8092, "127.0.0.1", 42, 500, "sandbox", 400)
-    assert (args.client_id, args.client_secret, args.state) == ("sandbox-client", "sandbox-secret", None)
+    assert (args.client_id, args.client_secret, args.state) == (
+        "sandbox-client", "sandbox-secret", None)
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "sandbox", "officernd", "--port", str(port), "--scale", "50",

@@ -153,8 +153,10 @@ def test_other_anomaly_shares(data):
     c = data.counts()
     assert _share(a, "companies", "shared_domain", c["companies"]) == pytest.approx(0.05, abs=0.005)
     assert _share(a, "contracts", "no_end_date", c["contracts"]) == pytest.approx(0.10, abs=0.005)
-    assert _share(a, "contracts", "dates_out_of_range", c["contracts"]) == pytest.approx(0.02, abs=0.005)
-    assert _share(a, "opportunities", "unmapped_status", c["opportunities"]) == pytest.approx(0.10, abs=0.005)
+    assert _share(a, "contracts", "dates_out_of_range", c["contracts"]) == pytest.approx(
+        0.02, abs=0.005)
+    assert _share(a, "opportunities", "unmapped_status", c["opportunities"]) == pytest.approx(
+        0.10, abs=0.005)
     assert len(a["plans"]["negative_price"]) == 2
     assert len(a["plans"]["many_decimals"]) == 3
     assert len(a["resources"]["non_numeric_price"]) == 1
