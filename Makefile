@@ -35,11 +35,11 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 # The whole suite: lint, unit, sandbox contract, DAG integrity and end-to-end tests.
 # pytest exits 5 when it collects nothing, which fails this target (and CI) loudly.
-test: $(STAMP)
-	$(BIN)/ruff check .
+test: lint
 	$(BIN)/python -m pytest
 
 # Both sandboxes in the background (pid and log files under .run/); idempotent.
