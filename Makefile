@@ -16,9 +16,11 @@ OFFICERND_PORT ?= 8092
 export HUBSPOT_PORT OFFICERND_PORT
 
 # Connections: anything you export yourself wins; otherwise the local sandboxes and a
-# SQLite warehouse under AIRFLOW_HOME (the embedded default).
+# SQLite warehouse under AIRFLOW_HOME.
 export AIRFLOW_CONN_HUBSPOT_DEFAULT ?= {"conn_type": "http", "host": "http://127.0.0.1:$(HUBSPOT_PORT)", "password": "sandbox-token"}
 export AIRFLOW_CONN_OFFICERND_DEFAULT ?= {"conn_type": "http", "host": "http://127.0.0.1:$(OFFICERND_PORT)", "login": "sandbox-client", "password": "sandbox-secret", "extra": {"org_slug": "sandbox", "token_url": "http://127.0.0.1:$(OFFICERND_PORT)/oauth/token"}}
+# The embedded warehouse, named explicitly so task logs need not warn about a fallback.
+export AIRFLOW_CONN_SYNC_WAREHOUSE ?= {"conn_type": "generic", "extra": {"url": "sqlite:///$(AIRFLOW_HOME)/sync_warehouse.db"}}
 
 .PHONY: install test lint sandbox stop run sync bench clean migrate
 
