@@ -13,6 +13,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 READ_ROUTES = ("/batch/read", "/search")
+# A company url whose host has no top-level domain: the companies mapping's `domain` rule
+# rejects it, so the company is held back (companies sharing a domain are not: HubSpot
+# allows that).
+INVALID_COMPANY_URL = "https://not_a_domain"
+
+
+def hold_back_company(officernd: Any, company_id: str) -> None:
+    """Makes one OfficeRnD company fail validation, so it is not synced (its members'
+    and contracts' associations with it wait)."""
+    officernd.patch_record("companies", company_id, {"url": INVALID_COMPANY_URL})
 
 
 def write_calls(stats: dict) -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.e2e.conftest import write_calls
+from tests.e2e.conftest import hold_back_company, write_calls
 
 pytestmark = pytest.mark.e2e
 
@@ -145,6 +145,9 @@ def test_first_sync_matches_the_source_and_a_second_run_writes_nothing(sync_env)
     spare = [c["_id"] for c in sb.state.records("contracts") if c["_id"] not in seeded_bad]
     sb.patch_record("contracts", spare[0], {"startDate": "1899-12-01T00:00:00.000Z"})
     sb.patch_record("contracts", spare[1], {"endDate": "2999-01-01T00:00:00.000Z"})
+    # One company fails validation, so a valid contract has a company that is not synced.
+    held_company = by_id(sb.state.records("contracts"))[spare[2]]["company"]
+    hold_back_company(sb, held_company)
 
     runs = run_all(sync_env)
 
@@ -153,8 +156,17 @@ def test_first_sync_matches_the_source_and_a_second_run_writes_nothing(sync_env)
     plans, resources = by_id(sb.state.records("plans")), by_id(sb.state.records("resources"))
     contracts, opportunities = (by_id(sb.state.records("contracts")),
                                 by_id(sb.state.records("opportunities")))
-    companies, locations = by_id(sb.state.records("companies")), by_id(sb.state.records("locations"))
+    companies = by_id(sb.state.records("companies"))
+    locations = by_id(sb.state.records("locations"))
     statuses = by_id(sb.state.records("opportunity-statuses"))
+
+    # ---- companies: all but the held-back one, those sharing a domain included
+    shared = set(bad["companies"]["shared_domain"])
+    assert shared, "the seed has companies sharing a domain"
+    assert set(sync_env.warehouse.id_map("companies")) == set(companies) - {held_company}
+    assert rules_of(sync_env.warehouse.open_rejects("companies")) == {
+        held_company: {("domain", "domain")}}
+    assert runs["companies"]["created"] == len(companies) - 1
 
     # ---- products: plans and resources share the object, never an officernd_id
     valid_plans = {i: p for i, p in plans.items() if i not in bad["plans"]["negative_price"]}
@@ -270,8 +282,8 @@ def test_first_sync_matches_the_source_and_a_second_run_writes_nothing(sync_env)
             assert to_contacts[hid] == [contact_ids[member]], sid
         elif member:
             assert to_contacts[hid] == [] and (sid, "members", member) in waiting, sid
-    assert any(c["company"] not in company_ids for c in valid_contracts.values()), \
-        "the seed has contracts of a company that is not synced"
+    assert any(c["company"] == held_company for c in valid_contracts.values()), \
+        "a contract of the held-back company waits for it"
     opportunity_deals = {sid: deal_by[f"opportunity-{sid}"]["id"] for sid in valid_opportunities}
     to_companies = hook.read_associations("deals", "companies", list(opportunity_deals.values()))
     to_contacts = hook.read_associations("deals", "contacts", list(opportunity_deals.values()))
@@ -375,7 +387,8 @@ def test_changes_write_only_the_changed_records_and_line_items(sync_env) -> None
     assert deals[f"opportunity-{opportunity_ids[1]}"]["officernd_probability"] == "35"
     items = {i["properties"]["officernd_id"]: i["properties"]
              for i in sync_env.records("line_items", ["price", "officernd_id"])}
-    assert items[f"contract-line-{repriced}:{entries[0]['id']}"]["price"] == num(entries[0]["price"])
+    repriced_item = items[f"contract-line-{repriced}:{entries[0]['id']}"]
+    assert repriced_item["price"] == num(entries[0]["price"])
 
 
 # --------------------------------------------------------------------------- stage map
@@ -451,6 +464,10 @@ def test_a_stage_map_naming_an_unknown_stage_fails_before_any_write(sync_env, tm
 
 def test_a_contract_of_an_unsynced_company_is_associated_once_the_company_syncs(sync_env) -> None:
     sb = sync_env.officernd
+    # Two companies fail validation (a url without a valid domain): their contracts wait.
+    held = sorted({c["company"] for c in sb.state.records("contracts")})[:2]
+    for company in held:
+        hold_back_company(sb, company)
     run_all(sync_env, ("companies", "plans", "contracts"))
     company_ids = sync_env.warehouse.id_map("companies")
     contracts = by_id(sb.state.records("contracts"))
@@ -458,7 +475,7 @@ def test_a_contract_of_an_unsynced_company_is_associated_once_the_company_syncs(
     waiting = {p["source_id"]: p["to_source_id"]
                for p in sync_env.warehouse.pending_associations("contracts")
                if p["to_entity"] == "companies"}
-    assert waiting, "the seed has contracts of companies held back (shared domains)"
+    assert set(waiting.values()) == set(held), "contracts of the held-back companies wait"
     assert waiting == {sid: c["company"] for sid, c in contracts.items()
                        if sid in deals and c["company"] not in company_ids}
     contract_id, company = sorted(waiting.items())[0]
@@ -466,7 +483,7 @@ def test_a_contract_of_an_unsynced_company_is_associated_once_the_company_syncs(
         deals[contract_id]: []}
 
     window = fresh_hour(sync_env)
-    sb.patch_record("companies", company, {"url": "https://now-unique-domain.example"})
+    sb.patch_record("companies", company, {"url": "https://now-valid-domain.example"})
     synced = sync_env.run("companies", **window)
     later = sync_env.run("contracts", **window)
 

@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.e2e.conftest import hold_back_company
+
 pytestmark = pytest.mark.e2e
 
 FILTERED_STATUSES = {"not_approved"}  # members.yaml's filter leaves these out
@@ -209,7 +211,13 @@ def test_report_goes_to_xcom_and_emits_the_asset_event(sync_env) -> None:
 
 
 def test_waiting_associations_are_counted_once_across_runs(sync_env) -> None:
-    sync_env.run("companies")
+    # Members of a company that fails validation wait for it.
+    held = next(m["company"] for m in expected_members(sync_env.officernd).values()
+                if m.get("company"))
+    hold_back_company(sync_env.officernd, held)
+    companies = sync_env.run("companies")
+    assert held not in sync_env.warehouse.id_map("companies")
+    assert companies["rejected"] == 1
     window = {"since": "2000-01-01T00:00:00Z", "until": "2100-01-01T00:00:00Z"}
     first = sync_env.run("members", **window)
     second = sync_env.run("members", **window)
@@ -218,6 +226,7 @@ def test_waiting_associations_are_counted_once_across_runs(sync_env) -> None:
     assert second["details"]["pending_associations"] == first["details"][
         "pending_associations"] == len(waiting)
     assert len({(p["source_id"], p["to_source_id"]) for p in waiting}) == len(waiting)
+    assert {p["to_source_id"] for p in waiting} == {held}
 
 
 def test_an_association_hubspot_refuses_waits_with_its_reason(sync_env) -> None:
