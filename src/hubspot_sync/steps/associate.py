@@ -6,6 +6,8 @@ there for the next run."""
 
 from __future__ import annotations
 
+import logging
+import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -20,7 +22,22 @@ from hubspot_sync.steps.hubspot_side import ASSOCIATIONS_KEY
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
+log = logging.getLogger(__name__)
+
 Pair = tuple[str, str, str]  # (source_id, to_entity, to_source_id)
+
+REFUSED = "HubSpot refused the association"
+GAVE_UP = "gave up after"  # a pending pair's reason once it is no longer sent
+
+
+def max_association_attempts() -> int:
+    """Runs in a row HubSpot may refuse a pair before it stops being sent
+    (``SYNC_MAX_ASSOCIATION_ATTEMPTS``, default 5)."""
+    return max(1, int(os.environ.get("SYNC_MAX_ASSOCIATION_ATTEMPTS", "5")))
+
+
+def pair_of(entry: Mapping[str, Any]) -> Pair:
+    return (str(entry["source_id"]), str(entry["to_entity"]), str(entry["to_source_id"]))
 
 
 @dataclass
@@ -95,10 +112,53 @@ def refused(plan: AssociationPlan, to_object: str, type_id: int, errors: Iterabl
             continue
         plan.waiting.append({"source_id": w["source_id"], "to_entity": w["to_entity"],
                              "to_source_id": w["to_source_id"], "type_id": type_id,
-                             "reason": f"HubSpot refused the association "
-                                       f"({error.category}): {error.message}"})
+                             "reason": f"{REFUSED} ({error.category}): {error.message}"})
         if w in plan.done_pending:
             plan.done_pending.remove(w)
+
+
+def count_refusals(waiting: Iterable[dict[str, Any]], pending: Iterable[Mapping[str, Any]],
+                   run_id: str, max_attempts: int) -> list[dict[str, Any]]:
+    """``waiting`` with the refused pairs' ``attempts``: the runs in a row HubSpot refused
+    the pair (a retry of the same run does not count again; a pair that waited for its
+    target starts at 1). At ``max_attempts`` the reason becomes "gave up after N runs: ..."
+    and the pair is no longer sent, but stays visible in pending_associations."""
+    before = {pair_of(p): p for p in pending}
+    out = []
+    for w in waiting:
+        if not str(w.get("reason") or "").startswith(REFUSED):
+            out.append(w)
+            continue
+        prev = before.get(pair_of(w))
+        attempts = 1
+        if prev is not None and str(prev.get("reason") or "").startswith(REFUSED):
+            attempts = int(prev.get("attempts") or 0) + (prev.get("last_tried_run") != run_id)
+        reason = w["reason"]
+        if attempts >= max_attempts:
+            reason = f"{GAVE_UP} {attempts} runs: {reason}"
+        out.append({**w, "attempts": attempts, "reason": reason})
+    return out
+
+
+def given_up(pending: Iterable[Mapping[str, Any]]) -> set[Pair]:
+    """Pending pairs no longer sent (HubSpot refused them too many runs in a row)."""
+    return {pair_of(p) for p in pending if str(p.get("reason") or "").startswith(GAVE_UP)}
+
+
+def superseded(pending: Iterable[Mapping[str, Any]], source_rows: Iterable[Mapping[str, Any]],
+               associations: list[Any]) -> list[Mapping[str, Any]]:
+    """Pending pairs whose record, read again this run, now links elsewhere: the source
+    changed, so the old pair is dropped (and a given-up pair makes way for the new link)."""
+    links = {row["source_id"]: row.get("links") or {} for row in source_rows}
+    out = []
+    for p in pending:
+        vias = [a.via for a in associations if a.to == p["to_entity"]]
+        # type 0: an id_of reference (queued by _queue_references), not an association
+        if p["source_id"] not in links or not vias or p.get("type_id") == 0:
+            continue
+        if p["to_source_id"] not in {links[p["source_id"]].get(via) for via in vias}:
+            out.append(p)
+    return out
 
 
 def waiting_references(source_rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -119,9 +179,17 @@ def associate(run: EntityRun) -> dict[str, Any]:
     hubspot = warehouse.read_hubspot_snapshot(run.entity, run.run_id)
     current = {r["source_id"]: (r["properties"] or {}).get(ASSOCIATIONS_KEY, {})
                for r in hubspot.to_dict("records")} if len(hubspot) else {}
-    wanted = wanted_associations(source.to_dict("records") if len(source) else [],
-                                 mapping.associations, reject_book.rejected_ids(run),
-                                 warehouse.pending_associations(run.entity))
+    source_rows = source.to_dict("records") if len(source) else []
+    pending = warehouse.pending_associations(run.entity)
+    stale = superseded(pending, source_rows, mapping.associations)
+    if stale:
+        warehouse.clear_pending_associations(run.entity, [pair_of(p) for p in stale])
+        pending = [p for p in pending if p not in stale]
+    held = given_up(pending)
+    wanted = [w for w in wanted_associations(source_rows, mapping.associations,
+                                             reject_book.rejected_ids(run),
+                                             [p for p in pending if pair_of(p) not in held])
+              if pair_of(w) not in held]
     own_ids = warehouse.id_map(run.entity, {w["source_id"] for w in wanted})
     target_ids = {entity: warehouse.id_map(entity, {w["to_source_id"] for w in wanted
                                                     if w["to_entity"] == entity})
@@ -139,13 +207,19 @@ def associate(run: EntityRun) -> dict[str, Any]:
         associated += len(pairs) - len(result.errors)
         failed += len(result.errors)
         refused(plan, to_object, type_id, result.errors)
-    if plan.waiting:
-        warehouse.add_pending_associations(run.entity, run.run_id, plan.waiting)
+    waiting = count_refusals(plan.waiting, pending, run.run_id, max_association_attempts())
+    if waiting:
+        warehouse.add_pending_associations(run.entity, run.run_id, waiting)
     if plan.done_pending:
         warehouse.clear_pending_associations(run.entity, [
             (w["source_id"], w["to_entity"], w["to_source_id"]) for w in plan.done_pending])
+    gave_up = held | given_up(waiting)
+    if gave_up:
+        log.warning("%s: %d associations HubSpot kept refusing are no longer sent (see "
+                    "pending_associations)", run.entity, len(gave_up))
     return {"associated": associated, "pending": len(plan.waiting),
-            "failed_associations": failed, "api_calls": run.api_calls()}
+            "failed_associations": failed, "given_up": len(gave_up),
+            "api_calls": run.api_calls()}
 
 
 def _queue_references(run: EntityRun, source: pd.DataFrame) -> None:

@@ -34,17 +34,19 @@ class PendingAssociationStore(WarehouseBase):
 
     def add_pending_associations(self, entity: str, run_id: str, rows: Rows) -> int:
         """Queue associations whose target is not synced yet (dicts with source_id,
-        to_entity, to_source_id, type_id, reason); a queued one is marked tried again."""
-        names = ["source_id", "to_entity", "to_source_id", "type_id", "reason"]
+        to_entity, to_source_id, type_id, reason); a queued one is marked tried again and
+        its ``attempts`` counts the runs that tried it, unless a row gives ``attempts``
+        itself (the associate step counts HubSpot's refusals in a row that way)."""
+        names = ["source_id", "to_entity", "to_source_id", "type_id", "reason", "attempts"]
         _, cols = columns_of(rows, names)
-        incoming: dict[AssocKey, str | None] = {}
+        incoming: dict[AssocKey, tuple[str | None, int | None]] = {}
         for vals in zip(*(cols[c] for c in names), strict=True):
             r = dict(zip(names, vals, strict=True))
             key = _assoc_key(r)
             if None in key[:3]:
                 raise ValueError(f"pending association needs source_id, to_entity and "
                                  f"to_source_id: {r!r}")
-            incoming[key] = as_text(r["reason"])
+            incoming[key] = (as_text(r["reason"]), as_int(r["attempts"]))
         if not incoming:
             return 0
         stamp = now()
@@ -53,22 +55,28 @@ class PendingAssociationStore(WarehouseBase):
             existing = {(r.source_id, r.to_entity, r.to_source_id, r.type_id):
                         (r.id, r.last_tried_run)
                         for r in conn.execute(select(pa).where(pa.c.entity == entity))}
-            updates, inserts = [], []
-            for key, reason in incoming.items():
+            counted, given, inserts = [], [], []
+            for key, (reason, attempts) in incoming.items():
                 if key in existing:
                     rid, last = existing[key]
-                    updates.append({"_id": rid, "_run": run_id, "_reason": reason,
-                                    "_now": stamp, "_inc": 0 if last == run_id else 1})
+                    row = {"_id": rid, "_run": run_id, "_reason": reason, "_now": stamp}
+                    if attempts is None:
+                        counted.append({**row, "_inc": 0 if last == run_id else 1})
+                    else:
+                        given.append({**row, "_attempts": attempts})
                 else:
                     inserts.append({"entity": entity, "source_id": key[0], "to_entity": key[1],
                                     "to_source_id": key[2], "type_id": key[3],
                                     "first_seen_run": run_id, "last_tried_run": run_id,
-                                    "reason": reason, "attempts": 1, "updated_at": stamp})
-            if updates:
-                conn.execute(update(pa).where(pa.c.id == bindparam("_id")).values(
-                    last_tried_run=bindparam("_run"), reason=bindparam("_reason"),
-                    updated_at=bindparam("_now"), attempts=pa.c.attempts + bindparam("_inc")),
-                    updates)
+                                    "reason": reason, "attempts": attempts or 1,
+                                    "updated_at": stamp})
+            tried = update(pa).where(pa.c.id == bindparam("_id")).values(
+                last_tried_run=bindparam("_run"), reason=bindparam("_reason"),
+                updated_at=bindparam("_now"))
+            if counted:
+                conn.execute(tried.values(attempts=pa.c.attempts + bindparam("_inc")), counted)
+            if given:
+                conn.execute(tried.values(attempts=bindparam("_attempts")), given)
             for chunk in batches(inserts):
                 conn.execute(insert(pa), list(chunk))
         return len(incoming)
