@@ -20,6 +20,23 @@ def id_property_definition(name: str) -> dict[str, Any]:
             "description": "The OfficeRnD record this HubSpot record is synced from."}
 
 
+def check_id_property(mapping: EntityMapping, existing: Mapping[str, dict]) -> None:
+    """An existing id property must be unique-valued: HubSpot upserts and reads by a property
+    only when it is, and a non-unique one would let two records claim one source record.
+    HubSpot cannot switch ``hasUniqueValue`` on later, so the fix is by hand."""
+    name, obj = mapping.hubspot.id_property, mapping.hubspot.object
+    definition = existing.get(name)
+    if definition is None or definition.get("hasUniqueValue") is True:
+        return
+    raise ConfigurationError(
+        f"{mapping.entity}: the id property {name} of HubSpot {obj} exists but is not "
+        "unique-valued (hasUniqueValue is not true), so records cannot be upserted or read "
+        f"by it. HubSpot cannot make an existing property unique: archive {name} in HubSpot "
+        "(Settings > Properties; delete it from the archive too) and the next run creates it "
+        "with unique values, or name another id_property in the mapping's hubspot section. "
+        "Nothing was written.")
+
+
 def plan_properties(mapping: EntityMapping, existing: Mapping[str, dict]) -> list[dict[str, Any]]:
     """The property definitions to create; a mapped property HubSpot lacks and the mapping
     cannot create (no ``type``) is a ConfigurationError."""
@@ -96,6 +113,7 @@ def ensure_properties(run: EntityRun) -> dict[str, Any]:
     mapping, hook = run.mapping, run.hook
     obj = mapping.hubspot.object
     existing = hook.get_properties(obj)
+    check_id_property(mapping, existing)
     wanted = plan_properties(mapping, existing)
     # Checked against the definitions the run would create, before it creates any: a value
     # map naming an option HubSpot lacks fails the run with the portal untouched. A dry run
