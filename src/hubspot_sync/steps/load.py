@@ -4,16 +4,52 @@ child removed from its parent); one outcome per row; the id map follows."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from hubspot_sync.mapping import PARENT_LINK, EntityMapping
 from hubspot_sync.records import LOAD_OUTCOME_COLUMNS, LoadOutcome, WriteAction
 from hubspot_sync.steps import rejects as reject_book
-from hubspot_sync.steps.context import EntityRun
+from hubspot_sync.steps.context import EntityRun, StopRun
+from hubspot_sync.steps.rejects import UNEXPECTED_RESULT
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
+
+log = logging.getLogger(__name__)
+
+
+class SupersededRun(StopRun):
+    """A newer run of the entity succeeded after this one read HubSpot: this run's delta is
+    stale and writing it could put older values over newer ones."""
+
+
+def newer_successful_run(this: Mapping[str, Any] | None,
+                         runs: Iterable[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The newest successful, non-dry run of the entity that started after ``this`` run
+    (rows of ``sync_runs``); None when there is none or ``this`` is not logged."""
+    if not this or this.get("started_at") is None:
+        return None
+    newer = [r for r in runs if r.get("status") == "success" and not r.get("dry_run")
+             and r.get("run_id") != this.get("run_id") and r.get("started_at") is not None
+             and r["started_at"] > this["started_at"]]
+    return max(newer, key=lambda r: r["started_at"], default=None)
+
+
+def refuse_if_superseded(run: EntityRun) -> None:
+    """Refuse to load a run older than the newest successful run of its entity (a task
+    cleared and re-run later): its delta was computed against HubSpot values that a newer
+    run may have changed since."""
+    this = run.warehouse.get_run(run.entity, run.run_id)
+    newer = newer_successful_run(this, run.warehouse.runs(run.entity, limit=0)
+                                 .to_dict("records"))
+    if newer is not None:
+        raise SupersededRun(
+            f"{run.entity}: run {run.run_id} (started {this and this['started_at']}) is older "
+            f"than run {newer['run_id']} (started {newer['started_at']}), which succeeded; "
+            "loading this run's delta could write older values over newer ones, so nothing "
+            "was written. Start a new run instead (it reads both systems afresh).")
 
 
 def write_payload(delta_row: Mapping[str, Any], mapping: EntityMapping) -> dict[str, str]:
@@ -40,16 +76,42 @@ def upsert_outcomes(results: Iterable[Mapping[str, Any]], errors: Iterable[Any],
                     actions: Mapping[str, str], id_property: str,
                     prefix: str) -> list[LoadOutcome]:
     """Outcomes of an upsert by the id property: HubSpot's ``new`` flag tells a create from
-    an update (the delta's action when absent); a result not carrying our id is not ours."""
+    an update (the delta's action when absent). A result whose id property lacks ``prefix``
+    (or names another record than the input it answers) is not a write of ours: the input
+    it answers fails as UNEXPECTED_RESULT, never counted as written nor silently dropped."""
     outcomes: list[LoadOutcome] = []
+    strangers: list[str] = []  # unexpected results no input can be named for
     for record in results:
         value = str((record.get("properties") or {}).get(id_property) or "")
         sid = value[len(prefix):] if value.startswith(prefix) else None
-        if sid is None:
+        trace = record.get("objectWriteTraceId")
+        if sid is not None and (trace in (None, "") or str(trace) == sid
+                                or str(trace) not in actions):
+            action = "create" if record.get("new", actions.get(sid) == "create") else "update"
+            outcomes.append(written(sid, str(record["id"]), action))
             continue
-        action = "create" if record.get("new", actions.get(sid) == "create") else "update"
-        outcomes.append(written(sid, str(record["id"]), action))
-    return outcomes + failures(errors, actions)
+        what = (f"HubSpot answered with record {record.get('id')} whose {id_property} is "
+                f"{value!r}, not this input's (expected prefix {prefix!r})")
+        if trace not in (None, "") and str(trace) in actions:
+            outcomes.append(unexpected(str(trace), actions, what))
+        else:
+            strangers.append(what)
+    outcomes += failures(errors, actions)
+    accounted = {o["source_id"] for o in outcomes}
+    missing = [sid for sid in actions if sid not in accounted]
+    if strangers and not missing:
+        log.warning("upsert results that answer no input: %s", "; ".join(strangers))
+    reason = "; ".join(strangers) or "HubSpot's answer has no result for this input"
+    return outcomes + [unexpected(sid, actions, reason) for sid in missing]
+
+
+def unexpected(source_id: str, actions: Mapping[str, str], what: str) -> LoadOutcome:
+    """A failed outcome for an input whose result cannot be trusted (the write may have been
+    applied elsewhere; the next run reads HubSpot back by the id property)."""
+    return {"source_id": source_id, "hubspot_id": None,
+            "action": cast(WriteAction, actions.get(source_id, "update")), "status": "failed",
+            "category": UNEXPECTED_RESULT,
+            "message": f"{what}; not recorded as written nor mapped"}
 
 
 def update_outcomes(results: Iterable[Mapping[str, Any]], errors: Iterable[Any],
@@ -97,6 +159,7 @@ def load(run: EntityRun) -> dict[str, Any]:
     if run.dry_run:
         return {"dry_run": True, "created": 0, "updated": 0, "failed": 0,
                 "api_calls": run.api_calls()}
+    refuse_if_superseded(run)
     delta = warehouse.read_delta(run.entity, run.run_id, actions=["create", "update"])
     rejected = reject_book.rejected_ids(run)
     held: set[str] = set()
@@ -105,10 +168,12 @@ def load(run: EntityRun) -> dict[str, Any]:
         rejected |= held
     delta = delta[~delta["source_id"].isin(list(rejected))] if len(delta) else delta
     obj, id_property = mapping.hubspot.object, mapping.hubspot.id_property
-    adopted = delta["matched_by"].isin(mapping.hubspot.match_on) if len(delta) else []
+    by_id_property = adopted_rows = delta
+    if len(delta):
+        adopted = delta["matched_by"].isin(mapping.hubspot.match_on)
+        by_id_property, adopted_rows = delta[~adopted], delta[adopted]
     outcomes: list[LoadOutcome] = []
 
-    by_id_property = delta[~adopted] if len(delta) else delta
     if len(by_id_property):
         inputs = [{"id": mapping.source_id_value(r["source_id"]), "idProperty": id_property,
                    "properties": write_payload(r, mapping), "objectWriteTraceId": r["source_id"]}
@@ -119,7 +184,6 @@ def load(run: EntityRun) -> dict[str, Any]:
             dict(zip(by_id_property["source_id"], by_id_property["action"], strict=True)),
             id_property, mapping.hubspot.id_prefix)
 
-    adopted_rows = delta[adopted] if len(delta) else delta
     if len(adopted_rows):
         inputs = [{"id": str(r["hubspot_id"]), "properties": write_payload(r, mapping),
                    "objectWriteTraceId": r["source_id"]} for r in adopted_rows.to_dict("records")]

@@ -20,7 +20,9 @@ from hubspot_sync.steps.context import EntityRun
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-LOAD_RULES = ("hubspot_refused", "parent_not_synced")
+LOAD_RULES = ("hubspot_refused", "unexpected_result", "parent_not_synced")
+# load's category for an input whose result is not a write of ours (wrong id property value)
+UNEXPECTED_RESULT = "UNEXPECTED_RESULT"
 
 
 def match_conflict_rejects(key: str | None, conflicts: Iterable[Mapping[str, Any]]) -> list[Reject]:
@@ -31,11 +33,17 @@ def match_conflict_rejects(key: str | None, conflicts: Iterable[Mapping[str, Any
 
 
 def refused_rejects(failed: Iterable[LoadOutcome]) -> list[Reject]:
-    """Writes HubSpot refused, with its category and message."""
-    return [{"source_id": f["source_id"], "rule": "hubspot_refused", "property": None,
-             "value": None,
-             "reason": f"HubSpot refused the write ({f['category']}): {f['message']}",
-             "source": "hubspot", "category": f["category"]} for f in failed]
+    """Writes HubSpot refused, or answered with a result that is not ours, with the category
+    and message."""
+    return [{"source_id": f["source_id"], "property": None, "value": None,
+             "source": "hubspot", "category": f["category"],
+             **({"rule": "unexpected_result",
+                 "reason": f"HubSpot's answer to the write is not ours ({f['category']}): "
+                           f"{f['message']}"}
+                if f["category"] == UNEXPECTED_RESULT else
+                {"rule": "hubspot_refused",
+                 "reason": f"HubSpot refused the write ({f['category']}): {f['message']}"})}
+            for f in failed]
 
 
 def parent_not_synced_rejects(parent_entity: str, held: Iterable[str],
@@ -81,6 +89,6 @@ def resolve_written(run: EntityRun, source_ids: Iterable[str]) -> None:
 
 
 def _records(rejects: pd.DataFrame | Sequence[Reject]) -> list[dict[str, Any]]:
-    if hasattr(rejects, "to_dict"):
-        return list(rejects.to_dict("records"))  # type: ignore[union-attr]
-    return [dict(r) for r in rejects]
+    if isinstance(rejects, Sequence):
+        return [dict(r) for r in rejects]
+    return list(rejects.to_dict("records"))
