@@ -5,6 +5,7 @@ duplicated. API calls grow with the change, not with the size of the portal."""
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -14,6 +15,8 @@ from hubspot_sync.steps.context import EntityRun
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
+
+log = logging.getLogger(__name__)
 
 ASSOCIATIONS_KEY = "_associations"  # reserved key of a HubSpot snapshot row (not a property name)
 
@@ -90,6 +93,8 @@ def extract_hubspot(run: EntityRun, definitions: Mapping[str, dict]) -> dict[str
 
     if run.parent is not None and not run.full_refresh and len(source):
         found.update(_existing_children(run, source, wanted_props))
+    if not (definitions.get(id_property) or {}).get("planned"):
+        refresh_id_map(run, found)
 
     owner_of: dict[str, str] = {}
     candidates = source[~source["source_id"].isin(list(found))] if len(source) else source
@@ -117,6 +122,26 @@ def extract_hubspot(run: EntityRun, definitions: Mapping[str, dict]) -> dict[str
             "adopted_by_match_key": int((frame["matched_by"] != id_property).sum())
             if len(frame) else 0,
             "owner_of": owner_of, "api_calls": run.api_calls()}
+
+
+def refresh_id_map(run: EntityRun, found: Found) -> int:
+    """HubSpot's own answer (records found by the id property) heals the id map, dry runs
+    included (it records HubSpot's state, not a write): a write HubSpot applied but the
+    warehouse never recorded (a worker killed mid-load) is mapped now, and a full refresh,
+    which read the whole object, rebuilds the map to exactly that answer (a lost or migrated
+    warehouse recovers). Returns the pairs written."""
+    id_property, obj = run.mapping.hubspot.id_property, run.mapping.hubspot.object
+    pairs = {sid: hid for sid, (hid, matched_by, _) in found.items()
+             if matched_by == id_property}
+    if run.full_refresh:
+        return run.warehouse.replace_id_map(run.entity, obj, run.run_id, pairs.items())
+    known = run.warehouse.id_map(run.entity, pairs) if pairs else {}
+    healed = [(sid, hid) for sid, hid in pairs.items() if known.get(sid) != hid]
+    if not healed:
+        return 0
+    log.info("%s: %d id map pairs taken from HubSpot's answer (missing or different in the "
+             "warehouse)", run.entity, len(healed))
+    return run.warehouse.upsert_id_map(run.entity, obj, run.run_id, healed)
 
 
 def _existing_children(run: EntityRun, source: pd.DataFrame, properties: list[str]) -> Found:
