@@ -51,22 +51,25 @@ class SyncEnv:
     last_stats: dict = field(default_factory=dict)
 
     def run(self, entity: str, *, backfill_at: datetime | None = None,
-            **conf: Any) -> dict[str, Any]:
+            scheduled_at: datetime | None = None, **conf: Any) -> dict[str, Any]:
         """One run of sync_<entity>; returns its sync_runs row plus the HubSpot calls it made
         (``calls``, ``write_calls``) and the DagRun (``dag_run``).
 
         ``backfill_at``: the run is a BACKFILL run for the interval ending at that hour, as
         the scheduler creates for ``airflow backfill create`` (dag.test() itself only makes
         manual runs, so the run type is switched the way the backfill machinery sets it).
+        ``scheduled_at``: likewise a SCHEDULED run for the hourly interval ending then.
         """
         before = self.hubspot.stats()
         dag = self.dags[f"sync_{entity}"]
         # Always the whole conf: dag.test() keeps a run's conf on the (shared) DAG object.
         conf = {"full_refresh": False, "dry_run": False, "since": None, "until": None, **conf}
-        if backfill_at is None:
-            dag_run = dag.test(logical_date=None, run_conf=conf)
+        if backfill_at is not None:
+            dag_run = _typed_run(dag, "BACKFILL_JOB", backfill_at, conf)
+        elif scheduled_at is not None:
+            dag_run = _typed_run(dag, "SCHEDULED", scheduled_at, conf)
         else:
-            dag_run = _backfill_run(dag, backfill_at, conf)
+            dag_run = dag.test(logical_date=None, run_conf=conf)
         after = self.hubspot.stats()
         state = str(getattr(dag_run.state, "value", dag_run.state))
         row = self.warehouse.get_run(entity, dag_run.run_id) or {}
@@ -93,18 +96,21 @@ class SyncEnv:
         return list(self.hook().list_objects(object_type, properties))
 
 
-def _backfill_run(dag: Any, logical_date: datetime, conf: dict):
+def _typed_run(dag: Any, run_type: str, logical_date: datetime, conf: dict):
+    """dag.test() for the data interval ending at ``logical_date`` (the timetable's manual
+    inference), created with ``DagRunType[run_type]`` and its run id prefix."""
     import airflow.serialization.definitions.dag as serialized
     from airflow.utils.types import DagRunType
 
     create = serialized.SerializedDAG.create_dagrun
+    kind = DagRunType[run_type]
 
-    def as_backfill(self, *args, **kwargs):
-        kwargs["run_type"] = DagRunType.BACKFILL_JOB
-        kwargs["run_id"] = kwargs["run_id"].replace("manual__", "backfill__")
+    def as_kind(self, *args, **kwargs):
+        kwargs["run_type"] = kind
+        kwargs["run_id"] = kwargs["run_id"].replace("manual__", f"{kind.value}__")
         return create(self, *args, **kwargs)
 
-    with mock.patch.object(serialized.SerializedDAG, "create_dagrun", as_backfill):
+    with mock.patch.object(serialized.SerializedDAG, "create_dagrun", as_kind):
         return dag.test(logical_date=logical_date, run_conf=conf)
 
 
