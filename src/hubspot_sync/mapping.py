@@ -241,6 +241,16 @@ class EntityMapping(_Model):
     reject_threshold_min_records: int = Field(
         20, ge=0, description="the ratio fails a run only from this many records on: in a "
                               "small hourly batch one bad record is not a trend")
+    missing_field_min_records: int = Field(
+        20, ge=1, description="a mapped source field no extracted record has (the key absent, "
+                              "not null) fails the run from this many records on")
+    max_cleared_ratio: float = Field(
+        0.1, ge=0, le=1, description="a run that would clear a property (send an empty value "
+                                     "over HubSpot's) on more than this share of the records "
+                                     "it updates stops before writing")
+    clear_guard_min_records: int = Field(
+        20, ge=0, description="the clear guard stops a run only when at least this many "
+                              "records would lose the property's value")
     depends_on: list[str] = Field(default_factory=list,
                                   description="entities whose records this one associates with")
     tags: list[str] = Field(default_factory=list)
@@ -286,6 +296,9 @@ class EntityMapping(_Model):
                                           type_id=child.parent_association_type_id)],
             max_rejected_ratio=self.max_rejected_ratio,
             reject_threshold_min_records=self.reject_threshold_min_records,
+            missing_field_min_records=self.missing_field_min_records,
+            max_cleared_ratio=self.max_cleared_ratio,
+            clear_guard_min_records=self.clear_guard_min_records,
             depends_on=[self.entity], tags=self.tags)
             for child in self.children]
 

@@ -2,6 +2,10 @@
 values, into the source snapshot; for each child mapping (a contract's line items), the
 items of those records into the child's snapshot.
 
+Before anything is stored, :mod:`hubspot_sync.steps.screen` rejects malformed records
+(no usable id, an unreadable change time, invalid text) with a reason, and fails the run on
+a mapped source field no record has.
+
 A reference to another entity's record (``id_of``) that is not in HubSpot yet skips the
 record; the snapshot row names what it waits for under ``links[WAITING_KEY]`` and the
 ``associate`` step (owner of ``pending_associations``) queues it for the next run.
@@ -10,9 +14,13 @@ record; the snapshot row names what it waits for under ``links[WAITING_KEY]`` an
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from hubspot_sync.mapping import PARENT_LINK, EntityMapping, PropertySpec
+from hubspot_sync.records import Reject
+from hubspot_sync.steps import rejects as reject_book
+from hubspot_sync.steps import screen
 from hubspot_sync.steps.context import EntityRun, instant
 from hubspot_sync.transforms import get_path, map_record, render_template
 from hubspot_sync.values import is_missing
@@ -30,7 +38,9 @@ SNAPSHOT_COLUMNS = ["source_id", "changed_at", "properties", "skip_reason", "pro
 
 
 def extract_source(run: EntityRun) -> dict[str, Any]:
-    """Extract, map and store the run's records (and their children); counts per unit."""
+    """Extract, screen, map and store the run's records (and their children); counts per
+    unit. Nothing is stored before every unit is screened (:mod:`.screen`): a malformed
+    record is rejected with its reason, a mapped field no record has fails the run."""
     mapping, source, warehouse = run.mapping, run.source, run.warehouse
     window = run.resolve_window()
     spec = mapping.source
@@ -46,26 +56,52 @@ def extract_source(run: EntityRun) -> dict[str, Any]:
     retry -= {str(r.get(spec.id)) for r in records}
     if retry:
         records += list(source.get_many(resource, sorted(retry)).values())
-    contexts = with_lookups(source, records, mapping.lookups)
-    parents = _snapshot(run, [(str(r.get(spec.id)), r, c) for r, c in
-                              zip(records, contexts, strict=True)])
-    units = {run.entity: {"extracted": len(parents)}}
-    skipped = dict(zip(parents["source_id"], parents["skip_reason"], strict=True)) \
-        if len(parents) else {}
+    screened = screen.screen_records(records, mapping)
+    contexts = with_lookups(source, [r for _, r in screened.passed], mapping.lookups)
+    screen.check_fields(mapping, contexts)
+    parents = _unit_rows(run, [(sid, r, c) for (sid, r), c in
+                               zip(screened.passed, contexts, strict=True)])
+    parents.rejects[:0] = screened.rejects
+    batches = [parents]
+    skipped = {row["source_id"]: row["skip_reason"] for row in parents.rows}
+    kept = [(sid, c) for (sid, _), c in zip(screened.passed, contexts, strict=True)
+            if sid in skipped]  # a parent rejected now takes its children with it
     for unit, child in zip(run.units()[1:], mapping.children, strict=True):
-        items = []
-        for record, context in zip(records, contexts, strict=True):
-            parent_id = str(record.get(spec.id))
-            for item in get_path(record, child.explode) or []:
+        items, rejects = [], []
+        for parent_id, context in kept:
+            for item in get_path(context, child.explode) or []:
                 item_context = {**context, "item": item}
-                items.append((render_template(child.id, item_context) or "", item_context,
-                              parent_id))
+                sid = render_template(child.id, item_context)
+                problem = screen.child_id_problem(child.id, item_context, sid, unit.entity)
+                if problem:
+                    rejects.append(screen.reject(screen.digest_key(item_context),
+                                                 screen.RULE_SOURCE_ID, "id", sid, problem))
+                else:
+                    items.append((str(sid), item_context, parent_id))
         item_contexts = with_lookups(source, [c for _, c, _ in items], child.lookups)
-        frame = _snapshot(unit, [(sid, ctx, ctx) for (sid, _, _), ctx in
-                                 zip(items, item_contexts, strict=True)],
-                          parents=[p for _, _, p in items], parent_skips=skipped)
-        units[unit.entity] = {"extracted": len(frame)}
+        screen.check_fields(unit.mapping, item_contexts)
+        batch = _unit_rows(unit, [(sid, ctx, ctx) for (sid, _, _), ctx in
+                                  zip(items, item_contexts, strict=True)],
+                           parents=[p for _, _, p in items], parent_skips=skipped)
+        batch.rejects[:0] = rejects
+        batches.append(batch)
+    units = {}
+    for unit, batch in zip(run.units(), batches, strict=True):
+        frame = ordered_snapshot(batch.rows)
+        warehouse.write_source_snapshot(unit.entity, run.run_id, frame)
+        reject_book.record_extracted(unit, batch.rejects, frame["source_id"],
+                                     full_refresh=window.full_refresh)
+        rejected = len({r["source_id"] for r in batch.rejects})
+        units[unit.entity] = {"extracted": len(frame) + rejected, "rejected": rejected}
     return {"units": units, "window": window.as_dict()}
+
+
+@dataclass
+class UnitRows:
+    """One unit's snapshot rows and the rejects of the records left out."""
+
+    rows: list[dict[str, Any]]
+    rejects: list[Reject] = field(default_factory=list)
 
 
 def retry_ids(pending: Iterable[Mapping[str, Any]], properties: Iterable[PropertySpec]) -> set[str]:
@@ -101,19 +137,19 @@ def snapshot_rows(run: EntityRun, rows_in: list[tuple[str, dict, dict]], *,
     return rows
 
 
-def _snapshot(run: EntityRun, rows_in: list[tuple[str, dict, dict]], *,
-              parents: list[str] | None = None,
-              parent_skips: Mapping[str, Any] | None = None) -> pd.DataFrame:
-    """Map the triples and store them as the unit's source snapshot."""
+def _unit_rows(run: EntityRun, rows_in: list[tuple[str, dict, dict]], *,
+               parents: list[str] | None = None,
+               parent_skips: Mapping[str, Any] | None = None) -> UnitRows:
+    """Map the triples, resolve their references; a row with a value that cannot be stored
+    becomes a reject."""
     rows = snapshot_rows(run, rows_in, parents=parents, parent_skips=parent_skips)
     referencing = [p for p in run.mapping.properties if p.id_of]
     if referencing:
         known = {p.to: run.warehouse.id_map(p.id_of, ids)
                  for p in referencing if p.id_of and (ids := referenced_ids(rows, p))}
         resolve_references(rows, referencing, known)
-    frame = ordered_snapshot(rows)
-    run.warehouse.write_source_snapshot(run.entity, run.run_id, frame)
-    return frame
+    kept, rejects = screen.unstorable_values(rows)
+    return UnitRows(kept, rejects)
 
 
 def ordered_snapshot(rows: list[dict[str, Any]]) -> pd.DataFrame:

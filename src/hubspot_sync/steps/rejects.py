@@ -6,7 +6,11 @@ Resolution rules:
 - a record validation checked is explained by this run's validation rejects only: its
   earlier validation rejects that did not recur are resolved;
 - load's rejects (``LOAD_RULES``: HubSpot refused the write, the parent is not synced) are
-  not resolved by passing validation, only by a successful write of the record.
+  not resolved by passing validation, only by a successful write of the record;
+- extraction's rejects (``steps.screen.EXTRACT_RULES``: no usable id, an unreadable change
+  time, invalid text) are resolved when the record is read well again; those of records
+  without a usable id (keyed by a digest of their content) when a full refresh no longer
+  meets them.
 """
 
 from __future__ import annotations
@@ -73,6 +77,34 @@ def record_checked(run: EntityRun, rejects: pd.DataFrame | Sequence[Reject],
         run.warehouse.resolve_rejects(
             run.entity, run.run_id, checked, keep_rules=LOAD_RULES,
             still_failing=[(r["source_id"], r["rule"], r.get("property")) for r in rows])
+
+
+def record_extracted(run: EntityRun, rejects: Sequence[Reject], clean: Iterable[str], *,
+                     full_refresh: bool = False) -> None:
+    """Extraction's verdict (``steps.screen``): ``rejects`` recorded; the open extraction
+    rejects of the ``clean`` records (read well this time) resolved, and on a full refresh,
+    which reads every record, those keyed by a content digest (no usable id) that it did
+    not meet again. Other rules' rejects stay as they are."""
+    from hubspot_sync.steps.screen import BAD_ID_PREFIX, EXTRACT_RULES
+
+    if rejects:
+        run.warehouse.record_rejects(run.entity, run.run_id, list(rejects))
+    open_ = run.warehouse.open_rejects(run.entity)
+    if not len(open_):
+        return
+    extraction = open_[open_["rule"].isin(EXTRACT_RULES)]
+    gone = set(clean)
+    if full_refresh:
+        seen = {r["source_id"] for r in rejects}
+        gone |= {s for s in extraction["source_id"]
+                 if str(s).startswith(BAD_ID_PREFIX) and s not in seen}
+    targets = set(extraction.loc[extraction["source_id"].isin(gone), "source_id"])
+    if targets:
+        others = open_[open_["source_id"].isin(targets) & ~open_["rule"].isin(EXTRACT_RULES)]
+        run.warehouse.resolve_rejects(
+            run.entity, run.run_id, targets, keep_rules=LOAD_RULES,
+            still_failing=list(zip(others["source_id"], others["rule"], others["property"],
+                                   strict=True)))
 
 
 def record_held(run: EntityRun, rejects: Sequence[Reject]) -> None:
