@@ -106,6 +106,24 @@ def test_last_successful_window_end_ignores_failed_and_dry_runs(wh):
     assert got == ends["ok2"] and _aware_utc(got)
 
 
+def test_successful_runs_started_after_lists_only_later_real_successes(wh):
+    import time
+
+    wh.start_run(E, "old", T0, T0 + timedelta(hours=1))
+    started = wh.get_run(E, "old")["started_at"]
+    time.sleep(0.01)  # started_at is the wall clock: later runs start strictly later
+    for name in ("ok", "failed", "dry", "running"):
+        wh.start_run(E, name, T0, T0 + timedelta(hours=2), dry_run=(name == "dry"))
+    wh.finish_run(E, "ok", "success", {})
+    wh.finish_run(E, "failed", "failed", {})
+    wh.finish_run(E, "dry", "success", {})
+    wh.start_run("companies", "other", T0, T0 + timedelta(hours=2))
+    wh.finish_run("companies", "other", "success", {})
+    later = wh.successful_runs_started_after(E, started)
+    assert list(later["run_id"]) == ["ok"]
+    assert wh.successful_runs_started_after(E, wh.get_run(E, "ok")["started_at"]).empty
+
+
 def test_rerun_same_run_id_replaces_its_rows(wh):
     wh.start_run(E, "r1", T0, T0 + timedelta(hours=1))
     wh.write_source_snapshot(E, "r1", _source_df(3))

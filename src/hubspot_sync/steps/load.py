@@ -42,8 +42,9 @@ def refuse_if_superseded(run: EntityRun) -> None:
     cleared and re-run later): its delta was computed against HubSpot values that a newer
     run may have changed since."""
     this = run.warehouse.get_run(run.entity, run.run_id)
-    newer = newer_successful_run(this, run.warehouse.runs(run.entity, limit=0)
-                                 .to_dict("records"))
+    later = (run.warehouse.successful_runs_started_after(run.entity, this["started_at"])
+             .to_dict("records") if this and this.get("started_at") is not None else [])
+    newer = newer_successful_run(this, later)
     if newer is not None:
         raise SupersededRun(
             f"{run.entity}: run {run.run_id} (started {this and this['started_at']}) is older "

@@ -97,6 +97,21 @@ class RunLog(WarehouseBase):
         with self._connect() as conn:
             return conn.execute(q).scalar()
 
+    def successful_runs_started_after(self, entity: str, started_at: datetime,
+                                      limit: int = 5) -> pd.DataFrame:
+        """Successful, non-dry runs of ``entity`` that started after ``started_at``, newest
+        first (is an older run's delta stale? an indexed query, not the whole log)."""
+        t = self.tables["sync_runs"]
+        q = (select(*[t.c[c] for c in RUN_COLUMNS])
+             .where(t.c.entity == entity, t.c.status == "success", t.c.dry_run.is_(False),
+                    t.c.started_at > started_at)
+             .order_by(t.c.started_at.desc()).limit(limit))
+        with self._connect() as conn:
+            rows = conn.execute(q).all()
+        return frame(rows, RUN_COLUMNS,
+                     dt=("started_at", "finished_at", "window_start", "window_end"),
+                     ints=COUNT_KEYS, bools=("full_refresh", "dry_run"))
+
     def counts(self, entity: str, run_id: str) -> dict[str, int]:
         """Rows per run-keyed table for one run (for reports and tests)."""
         out = {}

@@ -84,7 +84,9 @@ class RunsWarehouse:
     def get_run(self, entity: str, run_id: str) -> dict | None:
         return next((r for r in self.rows if r["run_id"] == run_id), None)
 
-    def runs(self, entity: str | None = None, limit: int = 50) -> pd.DataFrame:
+    def successful_runs_started_after(self, entity: str, started_at: Any,
+                                      limit: int = 5) -> pd.DataFrame:
+        # The filter is the query's; the rule under test must still pick the newer run.
         return pd.DataFrame(self.rows)
 
     def __getattr__(self, name: str) -> Any:
