@@ -65,9 +65,9 @@ class SyncEnv:
         # Always the whole conf: dag.test() keeps a run's conf on the (shared) DAG object.
         conf = {"full_refresh": False, "dry_run": False, "since": None, "until": None, **conf}
         if backfill_at is not None:
-            dag_run = _typed_run(dag, "BACKFILL_JOB", backfill_at, conf)
+            dag_run = run_dag_as(dag, "BACKFILL_JOB", backfill_at, conf)
         elif scheduled_at is not None:
-            dag_run = _typed_run(dag, "SCHEDULED", scheduled_at, conf)
+            dag_run = run_dag_as(dag, "SCHEDULED", scheduled_at, conf)
         else:
             dag_run = dag.test(logical_date=None, run_conf=conf)
         after = self.hubspot.stats()
@@ -96,7 +96,7 @@ class SyncEnv:
         return list(self.hook().list_objects(object_type, properties))
 
 
-def _typed_run(dag: Any, run_type: str, logical_date: datetime, conf: dict):
+def run_dag_as(dag: Any, run_type: str, logical_date: datetime, conf: dict):
     """dag.test() for the data interval ending at ``logical_date`` (the timetable's manual
     inference), created with ``DagRunType[run_type]`` and its run id prefix."""
     import airflow.serialization.definitions.dag as serialized
