@@ -1,20 +1,33 @@
 """Step ``validate``: the mapping's Great Expectations suite on the rows about to be
 written. Failing rows are rejected with rule, value and reason (through
 :mod:`hubspot_sync.steps.rejects`) and are not sent; over the mapping's threshold the run
-fails before any write."""
+fails before any write. The records extraction rejected (malformed) count as rejected too.
+
+Then the mass-clear guard: a run that would clear a property (send an empty value where
+HubSpot has one) on more than ``max_cleared_ratio`` of the records it updates, and on at
+least ``clear_guard_min_records`` records, stops before any write, naming the property."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from hubspot_sync.mapping import EntityMapping
 from hubspot_sync.steps import rejects as reject_book
-from hubspot_sync.steps.context import EntityRun, RejectThresholdExceeded
+from hubspot_sync.steps.context import EntityRun, RejectThresholdExceeded, StopRun
 
 log = logging.getLogger(__name__)
+
+
+class MassClearRefused(StopRun):
+    """The run would clear a property on too many of the records it updates."""
+
+    def __init__(self, message: str, entity: str, counts: Mapping[str, Any]) -> None:
+        super().__init__(message)
+        self.entity = entity
+        self.counts = dict(counts)
 
 
 def reject_ratio(rejected: int, considered: int) -> float:
@@ -26,6 +39,49 @@ def over_threshold(mapping: EntityMapping, rejected: int, considered: int) -> bo
     considered at least ``reject_threshold_min_records`` records."""
     return (reject_ratio(rejected, considered) > mapping.max_rejected_ratio
             and considered >= mapping.reject_threshold_min_records)
+
+
+def cleared_counts(updates: Iterable[Mapping[str, Any]],
+                   id_property: str) -> dict[str, tuple[int, list[str]]]:
+    """Per property, the update rows that would clear it (a changed field with no value to
+    send where HubSpot has one): their number and the first few source ids."""
+    cleared: dict[str, tuple[int, list[str]]] = {}
+    for row in updates:
+        after, before = row.get("after") or {}, row.get("before") or {}
+        for name in row.get("changed_fields") or []:
+            if name != id_property and after.get(name) is None \
+                    and before.get(name) is not None:
+                count, examples = cleared.get(name, (0, []))
+                cleared[name] = (count + 1, examples if len(examples) >= 3
+                                 else [*examples, str(row["source_id"])])
+    return cleared
+
+
+def mass_clears(mapping: EntityMapping, cleared: Mapping[str, tuple[int, list[str]]],
+                updated: int) -> list[str]:
+    """The properties the run would clear on more than ``max_cleared_ratio`` of the
+    ``updated`` records and on at least ``clear_guard_min_records`` of them."""
+    return [name for name, (count, _) in sorted(cleared.items())
+            if count >= mapping.clear_guard_min_records
+            and count > mapping.max_cleared_ratio * updated]
+
+
+def mass_clear_message(mapping: EntityMapping, names: list[str],
+                       cleared: Mapping[str, tuple[int, list[str]]], updated: int) -> str:
+    origin = {p.to: p.describe_origin() for p in mapping.properties}
+    lines = [f"{mapping.entity}: this run would clear "
+             f"{', '.join(names)} in HubSpot on more of the {updated} records it updates than "
+             f"the mapping's max_cleared_ratio {mapping.max_cleared_ratio:.1%} allows; nothing "
+             "of this run is written:"]
+    for name in names:
+        count, examples = cleared[name]
+        lines.append(f"  - {name} (from {origin.get(name, '?')}): {count} of {updated} records "
+                     f"({count / updated:.1%}), e.g. {', '.join(examples)}")
+    lines.append(f"If the mapping reads the wrong field (a typo, a field the source dropped), "
+                 f"fix {mapping.entity}'s mapping. If the source really emptied these values, "
+                 "raise max_cleared_ratio (or clear_guard_min_records) in the mapping for the "
+                 "run that applies them.")
+    return "\n".join(lines)
 
 
 def validate(run: EntityRun, definitions: Mapping[str, dict],
@@ -61,12 +117,14 @@ def validate(run: EntityRun, definitions: Mapping[str, dict],
     rejects = pd.concat([outcome.rejects.assign(source="validation"), pd.DataFrame(
         reject_book.match_conflict_rejects(key, conflicts.to_dict("records")))],
         ignore_index=True) if len(conflicts) else outcome.rejects.assign(source="validation")
+    # Records extraction rejected (malformed): not in the delta, but rejected all the same.
+    malformed = reject_book.rejected_ids(run) - set(considered["source_id"])
     # Every record checked now is explained by this run's rejects only.
     reject_book.record_checked(run, rejects, set(rows["source_id"]) | set(conflicts["source_id"]))
     # Every record the run considered (not only those it would write): a run where the
     # valid records are unchanged must not look like one where everything is rejected.
-    total = len(considered)
-    rejected = int(rejects["source_id"].nunique()) if len(rejects) else 0
+    total = len(considered) + len(malformed)
+    rejected = len(set(rejects["source_id"]) | malformed)
     ratio = reject_ratio(rejected, total)
     summary = outcome.summary()
     log.info("validation of %s rows (%s records considered): %s rejected\n%s", len(rows), total,
@@ -76,10 +134,21 @@ def validate(run: EntityRun, definitions: Mapping[str, dict],
               "rule_counts": {**outcome.rule_counts,
                               **({"match_conflict": len(conflicts)} if len(conflicts) else {})},
               "data_docs": outcome.data_docs_path}
+    rejected_ids = set(rejects["source_id"])
+    updates = [r for r in writes.to_dict("records") if r["action"] == "update"
+               and r["source_id"] not in rejected_ids] if len(writes) else []
+    cleared = cleared_counts(updates, mapping.hubspot.id_property)
+    if cleared:
+        result["cleared"] = {name: count for name, (count, _) in cleared.items()}
     if over_threshold(mapping, rejected, total):
         raise RejectThresholdExceeded(
             f"{run.entity}: {rejected} of {total} records ({ratio:.1%}) failed validation, over "
             f"the mapping's max_rejected_ratio {mapping.max_rejected_ratio:.1%}; nothing of this "
             f"run is written.\n{summary}", run.entity,
             dict(result, **{k: 0 for k in ("created", "updated", "failed")}))
+    names = mass_clears(mapping, cleared, len(updates))
+    if names:
+        raise MassClearRefused(mass_clear_message(mapping, names, cleared, len(updates)),
+                               run.entity,
+                               dict(result, **{k: 0 for k in ("created", "updated", "failed")}))
     return result
