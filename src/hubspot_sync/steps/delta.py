@@ -8,19 +8,30 @@ from typing import Any
 
 from hubspot_sync.steps.context import EntityRun
 
+# At most this many warnings go into a run's report (the delta rows keep them all).
+WARNINGS_LISTED = 50
+
 
 def compute_delta(run: EntityRun, definitions: Mapping[str, dict],
-                  owner_of: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Classify every record of the run; counts per action."""
+                  owner_of: Mapping[str, str] | None = None,
+                  warnings: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Classify every record of the run; counts per action, and the warnings (a match key
+    shared by several records) of the records it creates: ``warnings`` and
+    ``warning_list`` ("source id: reason", the first WARNINGS_LISTED)."""
     from hubspot_sync.steps import delta_frame
 
     warehouse = run.warehouse
     source = warehouse.read_source_snapshot(run.entity, run.run_id)
     hubspot = warehouse.read_hubspot_snapshot(run.entity, run.run_id)
-    types = {name: d.get("type") for name, d in definitions.items()}
+    types = {name: str(d["type"]) for name, d in definitions.items() if d.get("type")}
     # A child's snapshot holds every item of its parents, so a missing item is an orphan.
     frame = delta_frame.compute_delta(source, hubspot, run.mapping, types,
                                       full_refresh=run.full_refresh or run.parent is not None,
-                                      owner_of=owner_of or {})
+                                      owner_of=owner_of or {}, warnings=warnings)
     warehouse.write_delta(run.entity, run.run_id, frame)
-    return delta_frame.summarise(frame)
+    warned = [f"{sid}: {reason}" for sid, action, reason in
+              zip(frame["source_id"], frame["action"], frame["reason"], strict=True)
+              if action == "create" and isinstance(reason, str) and reason] if len(frame) \
+        else []
+    return {**delta_frame.summarise(frame), "warnings": len(warned),
+            "warning_list": warned[:WARNINGS_LISTED]}

@@ -11,8 +11,10 @@ Then each record is one of:
   ``fill_if_empty``, ``never``);
 - ``unchanged``;
 - ``skipped``: filtered out, or a value map said skip, or the mode forbids the write;
-- ``conflict``: a match key (e.g. email) finds a HubSpot record that already belongs to
-  another source record; held back with the reason;
+- ``conflict``: a unique match key (a contact's email) finds a HubSpot record that already
+  belongs to another source record; held back with the reason. A shared key (a company's
+  domain) never makes one: ``extract_hubspot`` adopts a HubSpot record for one source
+  record only and the others are created, their warning as the create's reason;
 - ``orphan``: (full refresh only) a HubSpot record carrying the id property whose source
   record no longer exists; reported, never deleted.
 """
@@ -92,14 +94,18 @@ def _wide(records: pd.Series, columns: list[str]) -> pd.DataFrame:
 
 def compute_delta(source: pd.DataFrame, hubspot: pd.DataFrame, mapping: EntityMapping,
                   property_types: Mapping[str, str], *, full_refresh: bool = False,
-                  owner_of: Mapping[str, str] | None = None) -> pd.DataFrame:
+                  owner_of: Mapping[str, str] | None = None,
+                  warnings: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Classify every source record against HubSpot.
 
     ``source``: the source snapshot (source_id, changed_at, properties dict, skip_reason).
     ``hubspot``: HubSpot's side (source_id, hubspot_id, matched_by, properties dict); in a
     full refresh also records with no source row (their source_id from the id property).
     ``owner_of``: for records matched by a match key, the id-property value the HubSpot
-    record already carries (hubspot_id -> id value), to detect conflicts.
+    record already carries (hubspot_id -> id value), to detect conflicts (extract_hubspot
+    gives it for unique keys only).
+    ``warnings``: source id -> why a match key did not adopt (a shared domain); the reason
+    of that record's create.
     Returns one row per record with DELTA_COLUMNS; ``after`` holds every mapped value
     (normalised) and ``changed_fields`` the properties the write will send.
     """
@@ -137,7 +143,7 @@ def compute_delta(source: pd.DataFrame, hubspot: pd.DataFrame, mapping: EntityMa
             if mapping.mode == "update_only":
                 row.update(action="skipped", reason="update_only: no HubSpot record to update")
             else:
-                row.update(action="create",
+                row.update(action="create", reason=(warnings or {}).get(source_id),
                            changed_fields=[n for n in names if after.get(n) is not None])
         else:
             matched_by = row["matched_by"]

@@ -1,16 +1,20 @@
 """Step ``extract_hubspot``: HubSpot's current side of exactly the extracted records (or of
 the whole object in a full refresh): by the id property first, then by the mapping's match
 keys (email, domain) for records never synced, so an existing record is adopted, never
-duplicated. API calls grow with the change, not with the size of the portal."""
+duplicated. API calls grow with the change, not with the size of the portal.
+
+A unique key (a contact's email) held by another source record's HubSpot record is a
+conflict; a shared one (a company's domain) adopts one HubSpot record for one source record
+and the others are created, with a warning (``match_warnings``)."""
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from hubspot_sync.mapping import PARENT_LINK
+from hubspot_sync.mapping import PARENT_LINK, EntityMapping
 from hubspot_sync.steps.context import EntityRun
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -42,15 +46,33 @@ def by_id_property(records: Iterable[Mapping[str, Any]], id_property: str,
     return found
 
 
-def match_key_values(candidates: Iterable[tuple[str, Mapping[str, Any] | None]],
-                     key: str) -> dict[str, str]:
-    """Normalised match-key value -> the first candidate (source id, properties) having it."""
-    key_of: dict[str, str] = {}
+def key_groups(candidates: Iterable[tuple[str, Mapping[str, Any] | None]],
+               key: str) -> dict[str, list[str]]:
+    """Normalised match-key value -> the candidates (source id, properties) having it, in
+    order (the snapshot's: oldest change first)."""
+    groups: dict[str, list[str]] = {}
     for source_id, properties in candidates:
         value = (properties or {}).get(key)
         if isinstance(value, str) and value.strip():
-            key_of.setdefault(value.strip().lower(), source_id)
-    return key_of
+            groups.setdefault(value.strip().lower(), []).append(source_id)
+    return groups
+
+
+def match_key_values(candidates: Iterable[tuple[str, Mapping[str, Any] | None]],
+                     key: str) -> dict[str, str]:
+    """Normalised match-key value -> the first candidate (source id, properties) having it."""
+    return {value: ids[0] for value, ids in key_groups(candidates, key).items()}
+
+
+def unique_match_keys(mapping: EntityMapping, definitions: Mapping[str, dict]) -> set[str]:
+    """The match keys HubSpot keeps unique (a contact's email, a hasUniqueValue property): a
+    value claimed by another source record's HubSpot record is a conflict. Other keys (a
+    company's domain: HubSpot does not deduplicate companies by it) may be shared."""
+    from hubspot_sync.validation.plan import HUBSPOT_UNIQUE
+
+    fixed = HUBSPOT_UNIQUE.get(mapping.hubspot.object, frozenset())
+    return {key for key in mapping.hubspot.match_on
+            if key in fixed or (definitions.get(key) or {}).get("hasUniqueValue")}
 
 
 def adopt(records: Iterable[Mapping[str, Any]], key: str, key_of: Mapping[str, str],
@@ -68,6 +90,43 @@ def adopt(records: Iterable[Mapping[str, Any]], key: str, key_of: Mapping[str, s
         if owner:
             owner_of[str(record["id"])] = owner
     return owner_of
+
+
+def adopt_shared(records: Iterable[Mapping[str, Any]], key: str,
+                 groups: Mapping[str, list[str]], found: Found, id_property: str,
+                 id_value: Callable[[str], str], obj: str) -> dict[str, str]:
+    """Adoption by a key HubSpot does not keep unique (a company's domain), one HubSpot
+    record for one source record: per value, a HubSpot record carrying a source record's
+    id value is that record's; one carrying none is adopted by the first source record with
+    the value. The others are created, each with a warning naming who has the HubSpot
+    record (never a conflict: HubSpot takes a second record with the value). A source id
+    found earlier keeps its record. Returns source id -> warning."""
+    by_value: dict[str, list[Mapping[str, Any]]] = {}
+    for record in records:
+        value = str((record.get("properties") or {}).get(key) or "").strip().lower()
+        by_value.setdefault(value, []).append(record)
+    warnings: dict[str, str] = {}
+    for value, ids in groups.items():
+        waiting = [sid for sid in ids if sid not in found]
+        holders: list[str] = []
+        for record in by_value.get(value, []):
+            hid, props = str(record["id"]), record.get("properties") or {}
+            owner = props.get(id_property)
+            mine = next((sid for sid in waiting if owner and owner == id_value(sid)), None)
+            if mine is None and not owner and waiting:
+                mine = waiting[0]
+            if mine is None:
+                holders.append(f"HubSpot {obj} {hid} is synced from {owner}")
+                continue
+            found[mine] = (hid, key, dict(props))
+            waiting.remove(mine)
+            holders.append(f"HubSpot {obj} {hid} was adopted by {mine}")
+        if holders:
+            for sid in waiting:
+                warnings[sid] = (f"{key} {value!r} is shared: {'; '.join(holders)}; this record "
+                                 f"is created as a separate record (HubSpot does not "
+                                 f"deduplicate {obj} by {key})")
+    return warnings
 
 
 def extract_hubspot(run: EntityRun, definitions: Mapping[str, dict]) -> dict[str, Any]:
@@ -97,17 +156,25 @@ def extract_hubspot(run: EntityRun, definitions: Mapping[str, dict]) -> dict[str
         refresh_id_map(run, found)
 
     owner_of: dict[str, str] = {}
+    warnings: dict[str, str] = {}
+    unique = unique_match_keys(mapping, definitions)
     candidates = source[~source["source_id"].isin(list(found))] if len(source) else source
     for key in mapping.hubspot.match_on:
         if not len(candidates):
             break
-        key_of = match_key_values(zip(candidates["source_id"], candidates["properties"],
-                                      strict=True), key)
-        if not key_of:
+        groups = key_groups(zip(candidates["source_id"], candidates["properties"],
+                                strict=True), key)
+        if not groups:
             continue
-        owner_of.update(adopt(hook.batch_read(obj, sorted(key_of), wanted_props,
-                                              id_property=key), key, key_of, found, id_property))
+        records = hook.batch_read(obj, sorted(groups), wanted_props, id_property=key)
+        if key in unique:
+            owner_of.update(adopt(records, key, {v: ids[0] for v, ids in groups.items()},
+                                  found, id_property))
+        else:
+            warnings.update(adopt_shared(records, key, groups, found, id_property,
+                                         mapping.source_id_value, obj))
         candidates = candidates[~candidates["source_id"].isin(list(found))]
+    warnings = {sid: text for sid, text in warnings.items() if sid not in found}
 
     associations = _current_associations(run, {hid for hid, _, _ in found.values()})
     rows = []
@@ -121,7 +188,7 @@ def extract_hubspot(run: EntityRun, definitions: Mapping[str, dict]) -> dict[str
     return {"found": len(frame),
             "adopted_by_match_key": int((frame["matched_by"] != id_property).sum())
             if len(frame) else 0,
-            "owner_of": owner_of, "api_calls": run.api_calls()}
+            "owner_of": owner_of, "match_warnings": warnings, "api_calls": run.api_calls()}
 
 
 def refresh_id_map(run: EntityRun, found: Found) -> int:

@@ -43,6 +43,8 @@ def report_counts(steps: Mapping[str, Any],
                "data_docs": validation.get("data_docs"),
                "rule_counts": validation.get("rule_counts"),
                "conflicts": int(delta.get("conflict", 0)), "orphans": int(delta.get("orphan", 0)),
+               "warnings": int(delta.get("warnings", 0)),
+               "warning_list": list(delta.get("warning_list") or []),
                "pending_associations": associated.get("pending", 0),
                "associated": associated.get("associated", 0)}
     return counts, details

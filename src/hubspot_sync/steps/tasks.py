@@ -47,7 +47,8 @@ def extract_hubspot(run: EntityRun, ensure_properties: Output) -> dict[str, Any]
 def compute_delta(run: EntityRun, ensure_properties: Output,
                   extract_hubspot: Output) -> dict[str, Any]:
     return _each(run, lambda unit, props, side: delta.compute_delta(
-        unit, _definitions(props), side.get("owner_of")), ensure_properties, extract_hubspot)
+        unit, _definitions(props), side.get("owner_of"), side.get("match_warnings")),
+        ensure_properties, extract_hubspot)
 
 
 def validate(run: EntityRun, ensure_properties: Output) -> dict[str, Any]:
