@@ -1,5 +1,5 @@
 """The entity DAGs, loaded from the DAG file the way Airflow's DAG processor loads it: by
-path, from the configured DAGs folder, so the CLI and tests import nothing from the DAGs folder by name."""
+path, from the configured DAGs folder; the CLI and tests need no import-path edits."""
 
 from __future__ import annotations
 
