@@ -102,6 +102,13 @@ def outcome_line(run: dict) -> str:
             f"writes={run.get('write_calls', '-')} {counts}")
 
 
+# strict: once the library closes both gaps this passes, and the marker must go.
+@pytest.mark.xfail(strict=True, reason=(
+    "src gaps (issue #9): (1) inputs of an upsert whose answer is lost after the write "
+    "(truncated 2xx -> INVALID_RESPONSE) become hubspot_refused rejects and are never read "
+    "again: their contacts stay unmapped and unassociated; (2) a member refused as 'unique' "
+    "(email shared) is not read again when the other member's email changes, so a re-run "
+    "over everything still creates it"))
 def test_chaos_converges_without_losing_or_duplicating_anything(sync_env, tmp_path,
                                                                  monkeypatch) -> None:
     started = time.monotonic()
