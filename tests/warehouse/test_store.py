@@ -454,3 +454,23 @@ def test_parallel_writers_on_sqlite(tmp_path):
     check.dispose()
 
 
+
+
+def test_flagged_open_rejects_are_found_by_category(wh):
+    wh.record_rejects(E, "r1", [
+        {"source_id": "b", "rule": "unique", "property": "email", "value": " A@X.io "},
+        {"source_id": "c", "rule": "match_conflict", "property": "email", "value": "a@x.io"},
+        {"source_id": "d", "rule": "email", "property": "email", "value": "a@x.io"},
+        {"source_id": "e", "rule": "unique", "property": "email", "value": "z@x.io"},
+        {"source_id": "f", "rule": "hubspot_refused", "source": "hubspot",
+         "category": "INVALID_RESPONSE"}])
+    flagged = wh.flag_open_rejects(E, ["unique", "match_conflict"], "email", ["a@x.io"],
+                                   "KEY_RELEASED")
+    assert flagged == 2
+    assert wh.open_reject_ids(E, ["KEY_RELEASED"]) == {"b", "c"}
+    assert wh.open_reject_ids(E, ["KEY_RELEASED", "INVALID_RESPONSE"]) == {"b", "c", "f"}
+    assert wh.open_reject_ids("companies", ["KEY_RELEASED"]) == set()
+    # Seen again with the same rule: the mark is gone with the new sighting.
+    wh.record_rejects(E, "r2", [{"source_id": "b", "rule": "unique", "property": "email",
+                                 "value": "a@x.io"}])
+    assert wh.open_reject_ids(E, ["KEY_RELEASED"]) == {"c"}

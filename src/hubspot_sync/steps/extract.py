@@ -53,6 +53,9 @@ def extract_source(run: EntityRun) -> dict[str, Any]:
     # children follow as soon as their references exist (not only when the parent changes).
     retry = set().union(*(retry_ids(warehouse.pending_associations(unit.entity),
                                     unit.mapping.properties) for unit in run.units()))
+    # Records whose last write has an unknown outcome, or that wait for a key value another
+    # record has released, are read again: no change waits for the record's next edit.
+    retry |= reject_book.to_reread(run)
     retry -= {str(r.get(spec.id)) for r in records}
     if retry:
         records += list(source.get_many(resource, sorted(retry)).values())

@@ -208,12 +208,30 @@ def load(run: EntityRun) -> dict[str, Any]:
     if pairs:
         warehouse.upsert_id_map(run.entity, obj, run.run_id, pairs)
         reject_book.resolve_written(run, [sid for sid, _ in pairs])
+        updated = {o["source_id"] for o in outcomes
+                   if o["status"] == "written" and o["action"] == "update"}
+        rows = delta[delta["source_id"].isin(list(updated))] if len(delta) else delta
+        reject_book.release_keys(run, reject_book.released_keys(
+            mapping.hubspot.match_on,
+            ((r["before"] or {}, r["after"] or {}) for r in rows.to_dict("records"))))
     reject_book.record_held(run, reject_book.refused_rejects(
         o for o in outcomes if o["status"] == "failed"))
+    _confirm_reread(run)
     counts = load_counts(outcomes)
     return {"created": counts["created"], "updated": counts["updated"],
             "archived": archived, "held_back": len(held), "failed": counts["failed"],
             "api_calls": run.api_calls()}
+
+
+def _confirm_reread(run: EntityRun) -> None:
+    """A record read again for an unknown write outcome (or a released key) that HubSpot
+    already holds as the source has it needs no write: its open rejects are resolved."""
+    reread = reject_book.to_reread(run)
+    if not reread:
+        return
+    same = run.warehouse.read_delta(run.entity, run.run_id, actions=["unchanged"])
+    confirmed = set(same["source_id"]) & reread if len(same) else set()
+    reject_book.resolve_written(run, sorted(confirmed))
 
 
 def _hold_back_orphaned_children(run: EntityRun, delta: pd.DataFrame) -> set[str]:

@@ -27,6 +27,13 @@ if TYPE_CHECKING:  # pragma: no cover
 LOAD_RULES = ("hubspot_refused", "unexpected_result", "parent_not_synced")
 # load's category for an input whose result is not a write of ours (wrong id property value)
 UNEXPECTED_RESULT = "UNEXPECTED_RESULT"
+# A reject whose record the next run reads again although it did not change, so no change
+# waits for the record's next edit: the write's outcome is unknown (HubSpot's answer was
+# lost, cut short or not ours)...
+UNKNOWN_OUTCOME = ("INVALID_RESPONSE", "MISSING_RESULT", "NETWORK_ERROR", UNEXPECTED_RESULT)
+# ...or the key value it was held back for (an email another record held) has been released.
+KEY_RELEASED = "KEY_RELEASED"
+KEY_RULES = ("unique", "match_conflict")
 
 
 def match_conflict_rejects(key: str | None, conflicts: Iterable[Mapping[str, Any]]) -> list[Reject]:
@@ -118,6 +125,35 @@ def resolve_written(run: EntityRun, source_ids: Iterable[str]) -> None:
     ids = list(source_ids)
     if ids:
         run.warehouse.resolve_rejects(run.entity, run.run_id, ids)
+
+
+def to_reread(run: EntityRun) -> set[str]:
+    """Records the run reads again although they did not change in its window: those whose
+    last write has an unknown outcome, and those held back for a key value since released.
+    Reading them again either writes them or records the same reject (which clears the
+    mark), so each costs one read per run at most while it is open."""
+    return run.warehouse.open_reject_ids(run.entity, (*UNKNOWN_OUTCOME, KEY_RELEASED))
+
+
+def released_keys(match_on: Iterable[str],
+                  updates: Iterable[tuple[Mapping[str, Any], Mapping[str, Any]]]
+                  ) -> dict[str, set[str]]:
+    """Per match key (email, domain), the values written updates moved away from."""
+    released: dict[str, set[str]] = {key: set() for key in match_on}
+    for before, after in updates:
+        for key, values in released.items():
+            old = before.get(key)
+            if isinstance(old, str) and old.strip() and old != after.get(key):
+                values.add(old)
+    return released
+
+
+def release_keys(run: EntityRun, released: Mapping[str, set[str]]) -> int:
+    """Mark the open unique / match-conflict rejects of the released values: the records
+    that could not have a value another record held are read again by the next run."""
+    return sum(run.warehouse.flag_open_rejects(run.entity, KEY_RULES, key, values,
+                                               KEY_RELEASED)
+               for key, values in released.items() if values)
 
 
 def _records(rejects: pd.DataFrame | Sequence[Reject]) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from hubspot_sync.warehouse.base import WarehouseBase
@@ -160,3 +160,34 @@ class RejectStore(WarehouseBase):
         with self._connect() as conn:
             rows = conn.execute(q).all()
         return frame(rows, REJECT_TABLE_COLUMNS, dt=_DATETIMES, ints=("times_seen",))
+
+    def open_reject_ids(self, entity: str, categories: Iterable[str]) -> set[str]:
+        """Source ids of ``entity``'s open rejects whose category is one of ``categories``."""
+        wanted = sorted(set(categories))
+        if not wanted:
+            return set()
+        rj = self.tables["rejects"]
+        q = select(rj.c.source_id).where(rj.c.entity == entity, rj.c.resolved_at.is_(None),
+                                         rj.c.category.in_(wanted),
+                                         rj.c.source_id.is_not(None))
+        with self._connect() as conn:
+            return {str(s) for s in conn.execute(q).scalars()}
+
+    def flag_open_rejects(self, entity: str, rules: Iterable[str], prop: str,
+                          values: Iterable[str], category: str) -> int:
+        """Set ``category`` on the open rejects of ``rules`` for ``prop`` whose value is one
+        of ``values`` (compared case-insensitively); the count flagged."""
+        keys = sorted({v.strip().lower() for v in values if v and v.strip()})
+        if not keys:
+            return 0
+        rj = self.tables["rejects"]
+        done = 0
+        with self._begin() as conn:
+            for chunk in batches(keys):
+                res = conn.execute(update(rj).where(
+                    rj.c.entity == entity, rj.c.resolved_at.is_(None),
+                    rj.c.rule.in_(sorted(set(rules))), rj.c.property == prop,
+                    func.lower(func.trim(rj.c.value)).in_(list(chunk)))
+                    .values(category=category))
+                done += res.rowcount or 0
+        return done

@@ -50,3 +50,14 @@ def test_nothing_checked_nothing_written_touches_nothing() -> None:
     assert warehouse.calls == []
     resolve_written(run, ["m1"])
     assert warehouse.calls == [("resolve_rejects", ("members", "r", ["m1"]), {})]
+
+
+def test_released_keys_are_the_values_written_updates_moved_away_from() -> None:
+    from hubspot_sync.steps.rejects import released_keys
+
+    updates = [({"email": "a@x.io", "domain": "x.io"}, {"email": "b@x.io", "domain": "x.io"}),
+               ({"email": None}, {"email": "c@x.io"}),      # nothing was held before
+               ({"email": "  "}, {"email": "d@x.io"}),      # a blank value holds nothing
+               ({"email": "e@x.io"}, {"email": "e@x.io"})]  # unchanged
+    assert released_keys(["email", "domain"], updates) == {"email": {"a@x.io"},
+                                                           "domain": set()}
