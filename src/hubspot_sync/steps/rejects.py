@@ -44,17 +44,29 @@ def match_conflict_rejects(key: str | None, conflicts: Iterable[Mapping[str, Any
 
 
 def refused_rejects(failed: Iterable[LoadOutcome]) -> list[Reject]:
-    """Writes HubSpot refused, or answered with a result that is not ours, with the category
-    and message."""
-    return [{"source_id": f["source_id"], "property": None, "value": None,
-             "source": "hubspot", "category": f["category"],
-             **({"rule": "unexpected_result",
-                 "reason": f"HubSpot's answer to the write is not ours ({f['category']}): "
-                           f"{f['message']}"}
-                if f["category"] == UNEXPECTED_RESULT else
-                {"rule": "hubspot_refused",
-                 "reason": f"HubSpot refused the write ({f['category']}): {f['message']}"})}
-            for f in failed]
+    """Writes HubSpot refused, answered with a result that is not ours, or whose answer was
+    lost (the write may have been applied), with the category and message."""
+    out: list[Reject] = []
+    for f in failed:
+        rule, reason = _refusal(f)
+        out.append({"source_id": f["source_id"], "rule": rule, "property": None, "value": None,
+                    "reason": reason, "source": "hubspot", "category": f["category"]})
+    return out
+
+
+def _refusal(failed: LoadOutcome) -> tuple[str, str]:
+    """(rule, reason) of a failed write."""
+    category, message = failed["category"], failed["message"]
+    if category == UNEXPECTED_RESULT:
+        return ("unexpected_result",
+                f"HubSpot's answer to the write is not ours ({category}): {message}; "
+                "the next run reads the record again")
+    if category in UNKNOWN_OUTCOME:
+        return ("hubspot_refused",
+                f"HubSpot's answer to the write was lost or unreadable ({category}): "
+                f"{message}; the write may have been applied, and the next run reads the "
+                "record again to find out")
+    return "hubspot_refused", f"HubSpot refused the write ({category}): {message}"
 
 
 def parent_not_synced_rejects(parent_entity: str, held: Iterable[str],

@@ -61,3 +61,13 @@ def test_released_keys_are_the_values_written_updates_moved_away_from() -> None:
                ({"email": "e@x.io"}, {"email": "e@x.io"})]  # unchanged
     assert released_keys(["email", "domain"], updates) == {"email": {"a@x.io"},
                                                            "domain": set()}
+
+
+def test_a_lost_answer_is_not_called_a_refusal() -> None:
+    from hubspot_sync.steps.rejects import refused_rejects
+
+    [lost] = refused_rejects([{"source_id": "m1", "hubspot_id": None, "action": "create",
+                               "status": "failed", "category": "INVALID_RESPONSE",
+                               "message": "not JSON"}])
+    assert lost["rule"] == "hubspot_refused" and lost["category"] == "INVALID_RESPONSE"
+    assert "may have been applied" in lost["reason"] and "refused" not in lost["reason"]

@@ -228,6 +228,9 @@ class Warehouse:
     def pending_associations(self, entity: str) -> list:
         return []
 
+    def open_reject_ids(self, entity: str, categories: Any) -> set[str]:
+        return set()  # nothing to read again in these tests
+
     def write_source_snapshot(self, entity: str, run_id: str, frame: pd.DataFrame) -> int:
         self.snapshots[entity] = frame
         return len(frame)
