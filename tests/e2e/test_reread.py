@@ -89,3 +89,44 @@ def test_a_member_refused_for_anothers_email_follows_once_that_email_is_released
               for c in sync_env.contacts()}
     assert emails[waiting_id] == shared
     assert sync_env.run("members")["record_write_calls"] == 0, "and then nothing more"
+
+
+def test_line_items_whose_answer_was_lost_are_confirmed_through_their_contract(
+        sync_env, monkeypatch) -> None:
+    """The line items' upserts are applied but every answer is cut short (the deals'
+    answers are fine): the next contracts run reads those contracts again, though they did
+    not change, maps the line items HubSpot already holds and writes none again."""
+    import hubspot_sync.steps.load as load_step
+    from tests.e2e.test_all_entities import run_all
+
+    real = load_step.load
+
+    def load_with_lost_line_item_answers(unit):
+        if unit.parent is None:
+            return real(unit)
+        sync_env.hubspot.configure_faults(truncate_rate=1.0, seed=1)
+        try:
+            return real(unit)
+        finally:
+            sync_env.hubspot.configure_faults()
+
+    run_all(sync_env, ("companies", "plans"))
+    monkeypatch.setattr(load_step, "load", load_with_lost_line_item_answers)
+    first = sync_env.run("contracts")
+    monkeypatch.setattr(load_step, "load", real)
+    items = sync_env.warehouse.get_run("contracts_line_items", first["run_id"])
+    assert first["state"] == "success" and items["failed"] > 0
+    rejects = sync_env.warehouse.open_rejects("contracts_line_items")
+    unknown = set(rejects.loc[rejects["category"] == "INVALID_RESPONSE", "source_id"])
+    assert unknown and not unknown & set(sync_env.warehouse.id_map("contracts_line_items"))
+
+    second = sync_env.run("contracts")
+
+    assert second["state"] == "success"
+    assert unknown <= set(sync_env.warehouse.id_map("contracts_line_items"))
+    still = sync_env.warehouse.open_rejects("contracts_line_items")
+    assert not unknown & set(still["source_id"])
+    line_items = sync_env.records("line_items", ["officernd_id"])
+    ids = [r["properties"].get("officernd_id") for r in line_items]
+    assert len(ids) == len(set(ids)), "no duplicate line items"
+    assert UPSERT not in second["routes"], ("nothing written again", second["routes"])

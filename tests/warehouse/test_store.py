@@ -474,3 +474,14 @@ def test_flagged_open_rejects_are_found_by_category(wh):
     wh.record_rejects(E, "r2", [{"source_id": "b", "rule": "unique", "property": "email",
                                  "value": "a@x.io"}])
     assert wh.open_reject_ids(E, ["KEY_RELEASED"]) == {"c"}
+
+
+def test_latest_links_are_those_of_each_records_newest_snapshot(wh):
+    for run_id, parent in (("r1", "p-old"), ("r2", "p-new")):
+        wh.start_run(E, run_id, T0, T0 + timedelta(hours=1))
+        wh.write_source_snapshot(E, run_id, [
+            {"source_id": "c1", "links": {"_parent": parent}},
+            {"source_id": "c2", "links": {"_parent": "p2"}} if run_id == "r1" else
+            {"source_id": "c3", "links": None}])
+    assert wh.latest_links(E, ["c1", "c2", "c3", "missing"]) == {
+        "c1": {"_parent": "p-new"}, "c2": {"_parent": "p2"}, "c3": {}}

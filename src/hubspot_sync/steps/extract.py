@@ -56,6 +56,7 @@ def extract_source(run: EntityRun) -> dict[str, Any]:
     # Records whose last write has an unknown outcome, or that wait for a key value another
     # record has released, are read again: no change waits for the record's next edit.
     retry |= reject_book.to_reread(run)
+    retry |= set().union(*(reject_book.parents_to_reread(unit) for unit in run.units()[1:]))
     retry -= {str(r.get(spec.id)) for r in records}
     if retry:
         records += list(source.get_many(resource, sorted(retry)).values())

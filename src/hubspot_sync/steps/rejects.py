@@ -147,6 +147,18 @@ def to_reread(run: EntityRun) -> set[str]:
     return run.warehouse.open_reject_ids(run.entity, (*UNKNOWN_OUTCOME, KEY_RELEASED))
 
 
+def parents_to_reread(unit: EntityRun) -> set[str]:
+    """For a child unit (a contract's line items): the parents whose children have a write
+    of unknown outcome; children are read through their parent, so it is read again."""
+    from hubspot_sync.mapping import PARENT_LINK
+
+    ids = to_reread(unit)
+    if not ids:
+        return set()
+    links = unit.warehouse.latest_links(unit.entity, ids)
+    return {str(p) for p in (li.get(PARENT_LINK) for li in links.values()) if p}
+
+
 def released_keys(match_on: Iterable[str],
                   updates: Iterable[tuple[Mapping[str, Any], Mapping[str, Any]]]
                   ) -> dict[str, set[str]]:

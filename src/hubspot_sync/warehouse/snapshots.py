@@ -3,11 +3,15 @@ them (``source_snapshot``, ``hubspot_snapshot``)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 import pandas as pd
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from hubspot_sync.warehouse.base import WarehouseBase
-from hubspot_sync.warehouse.rows import Rows
+from hubspot_sync.warehouse.rows import Rows, as_key, batches
 from hubspot_sync.warehouse.schema import HUBSPOT_SNAPSHOT_COLUMNS, SOURCE_SNAPSHOT_COLUMNS
 
 _SOURCE_SPEC = {"source_id": "key", "changed_at": "dt", "properties": "json", "links": "json",
@@ -38,3 +42,18 @@ class Snapshots(WarehouseBase):
 
     def read_hubspot_snapshot(self, entity: str, run_id: str) -> pd.DataFrame:
         return self._read("hubspot_snapshot", entity, run_id, HUBSPOT_SNAPSHOT_COLUMNS)
+
+    def latest_links(self, entity: str, source_ids: Iterable[Any]) -> dict[str, dict]:
+        """The ``links`` of each record's most recent source snapshot row (a child's parent,
+        its references), for records a run has to find again."""
+        ids = sorted({k for k in (as_key(s) for s in source_ids) if k is not None})
+        t = self.tables["source_snapshot"]
+        out: dict[str, dict] = {}
+        with self._connect() as conn:
+            for chunk in batches(ids):
+                q = (select(t.c.source_id, t.c.links)
+                     .where(t.c.entity == entity, t.c.source_id.in_(list(chunk)))
+                     .order_by(t.c.id.desc()))
+                for sid, links in conn.execute(q):
+                    out.setdefault(str(sid), links or {})
+        return out
