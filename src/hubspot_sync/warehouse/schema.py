@@ -97,6 +97,8 @@ def build_tables(metadata: MetaData) -> dict[str, Table]:
         Column("skip_reason", Text),
         Column("problems", _JSON),
         Column("raw", _JSON),
+        # revision 0003: a record's latest snapshot row (latest_links)
+        Index("ix_source_snapshot_entity_source", "entity", "source_id"),
     )
     hubspot_snapshot = _run_keyed(
         "hubspot_snapshot", metadata,
