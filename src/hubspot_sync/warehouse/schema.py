@@ -59,7 +59,7 @@ ID = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INT
 _JSON = JSON(none_as_null=True)
 
 
-def _run_keyed(name: str, metadata: MetaData, *columns: Column) -> Table:
+def _run_keyed(name: str, metadata: MetaData, *columns: Column | Index) -> Table:
     return Table(
         name, metadata,
         Column("id", ID, primary_key=True, autoincrement=True),
