@@ -8,8 +8,8 @@ timezone-aware UTC datetimes (also from SQLite, which stores them naive). JSON c
 take and return plain Python dicts and lists.
 
 One module per table owner: ``runs`` (sync_runs), ``snapshots``, ``delta`` (delta and
-load_outcomes), ``rejects``, ``id_map``, ``associations`` (pending_associations);
-``facade.Warehouse`` composes them. ``connection`` finds the database, ``schema``
+load_outcomes), ``rejects``, ``id_map``, ``associations`` (pending_associations), and
+``retention`` (pruning old rows); ``facade.Warehouse`` composes them. ``connection`` finds the database, ``schema``
 declares the tables, ``migrate`` versions them.
 
 Rerunning a run id (an Airflow retry or a cleared run) calls :meth:`Warehouse.start_run`

@@ -150,6 +150,8 @@ def build_tables(metadata: MetaData) -> dict[str, Table]:
         Column("value", Text),
         Column("reason", Text),
         Column("seen_at", UTCDateTime, nullable=False),
+        # revision 0004: retention deletes a resolved reject's sightings with it
+        Index("ix_reject_events_reject", "reject_id"),
     )
     id_map = Table(
         "id_map", metadata,
