@@ -9,8 +9,8 @@ take and return plain Python dicts and lists.
 
 One module per table owner: ``runs`` (sync_runs), ``snapshots``, ``delta`` (delta and
 load_outcomes), ``rejects``, ``id_map``, ``associations`` (pending_associations), and
-``retention`` (pruning old rows); ``facade.Warehouse`` composes them. ``connection`` finds the database, ``schema``
-declares the tables, ``migrate`` versions them.
+``retention`` (pruning old rows); ``facade.Warehouse`` composes them. ``connection``
+finds the database, ``schema`` declares the tables, ``migrate`` versions them.
 
 Rerunning a run id (an Airflow retry or a cleared run) calls :meth:`Warehouse.start_run`
 again, which drops that run's own rows everywhere, so the rerun replaces them.
