@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 DEFAULT_EVERY = 10.0
 
@@ -80,6 +81,14 @@ class Progress:
         self.batches = 0
         self.started = clock()
         self._last_line = self.started
+
+    @classmethod
+    def batched(cls, label: str, sizes: Iterable[int], batch_size: int,
+                **kwargs: Any) -> Progress:
+        """Progress over calls of ``batch_size`` items each, one call sequence per size in
+        ``sizes`` (e.g. the upserts then the updates of a load)."""
+        sizes = list(sizes)
+        return cls(label, sum(sizes), sum(-(-n // batch_size) for n in sizes), **kwargs)
 
     def advance(self, items: int, batches: int = 1) -> None:
         """Count a finished batch; log a line when ``every`` seconds passed since the last."""

@@ -10,6 +10,7 @@ from typing import Any
 from hubspot_sync.hubspot_client.errors import HubSpotError, response_json
 from hubspot_sync.hubspot_client.session import R_BATCH, R_OBJECTS, R_SEARCH, HubSpotSession
 from hubspot_sync.paging import CursorGuard
+from hubspot_sync.progress import Progress, advance
 from hubspot_sync.values import chunks
 
 log = logging.getLogger(__name__)
@@ -39,8 +40,10 @@ class ObjectReads(HubSpotSession):
     """List, batch read and search calls."""
 
     def list_objects(self, object_type: str, properties: Sequence[str],
-                     archived: bool = False) -> Iterator[dict]:
-        """Every record of an object type, 100 per page, following ``paging.next.after``."""
+                     archived: bool = False,
+                     progress: Progress | None = None) -> Iterator[dict]:
+        """Every record of an object type, 100 per page, following ``paging.next.after``;
+        ``progress`` counts each page."""
         params: dict[str, Any] = {"limit": LIST_LIMIT, "archived": str(archived).lower()}
         if properties:
             params["properties"] = ",".join(properties)
@@ -48,17 +51,21 @@ class ObjectReads(HubSpotSession):
         while True:
             body = response_json(self._request("GET", R_OBJECTS, {"objectType": object_type},
                                                params=params))
-            yield from body.get("results", [])
+            results = body.get("results", [])
+            advance(progress, len(results))
+            yield from results
             after = next_after(body)
             if not after:
                 return
             params["after"] = guard.follow(after)
 
     def batch_read(self, object_type: str, ids: Iterable[str], properties: Sequence[str],
-                   id_property: str | None = None) -> list[dict]:
+                   id_property: str | None = None,
+                   progress: Progress | None = None) -> list[dict]:
         """Records by HubSpot id, or by a unique property (``email`` for contacts, ``domain``
         for companies, ``officernd_id``...), 100 per call. Ids not found are silently absent;
-        with ``id_property`` that property is always among the returned properties."""
+        with ``id_property`` that property is always among the returned properties.
+        ``progress`` counts each call of 100 ids."""
         wanted = unique_ids(ids)
         props = list(dict.fromkeys(properties))
         if id_property and id_property not in props:
@@ -74,10 +81,11 @@ class ObjectReads(HubSpotSession):
                                          {"objectType": object_type, "action": "read"},
                                          json=body_json)
             except HubSpotError as exc:
-                if exc.status == 404:
-                    continue
-                raise
-            records.extend(response_json(response).get("results", []))
+                if exc.status != 404:
+                    raise
+            else:
+                records.extend(response_json(response).get("results", []))
+            advance(progress, len(chunk))
         return records
 
     def search(self, object_type: str, filter_groups: list[dict], properties: Sequence[str],

@@ -16,6 +16,7 @@ from hubspot_sync.hubspot_client.errors import (
 )
 from hubspot_sync.hubspot_client.reads import BATCH_SIZE, unique_ids
 from hubspot_sync.hubspot_client.session import R_BATCH
+from hubspot_sync.progress import Progress, advance
 from hubspot_sync.values import chunks
 
 
@@ -36,10 +37,12 @@ class ObjectWrites(ChunkWriter):
     """Batch upsert / update / create / archive."""
 
     def batch_upsert(self, object_type: str, inputs: Sequence[dict], id_property: str,
-                     trace_ids: Sequence[str] | None = None) -> BatchOutcome:
+                     trace_ids: Sequence[str] | None = None,
+                     progress: Progress | None = None) -> BatchOutcome:
         """Create-or-update by a unique property, 100 per call. Each input is
         ``{"id": <id_property value>, "properties": {...}}`` (``id`` may be left out when
-        ``properties`` holds the id property). Results carry ``new``."""
+        ``properties`` holds the id property). Results carry ``new``. ``progress`` (of
+        every write method) counts each call of 100."""
         prepared = []
         for i, item in enumerate(inputs):
             props = dict(item.get("properties") or {})
@@ -49,10 +52,11 @@ class ObjectWrites(ChunkWriter):
             prepared.append({"id": str(key), "idProperty": id_property, "properties": props,
                              "objectWriteTraceId": _trace(item, trace_ids, i, key)})
         return self._batch_write(object_type, "upsert", prepared, _object_spec(
-            lambda r: (r.get("properties") or {}).get(id_property)))
+            lambda r: (r.get("properties") or {}).get(id_property)), progress)
 
     def batch_update(self, object_type: str, inputs: Sequence[dict],
-                     trace_ids: Sequence[str] | None = None) -> BatchOutcome:
+                     trace_ids: Sequence[str] | None = None,
+                     progress: Progress | None = None) -> BatchOutcome:
         """Update records by HubSpot id: inputs ``[{"id": "123", "properties": {...}}]``."""
         prepared = []
         for i, item in enumerate(inputs):
@@ -62,10 +66,11 @@ class ObjectWrites(ChunkWriter):
                              "properties": dict(item.get("properties") or {}),
                              "objectWriteTraceId": _trace(item, trace_ids, i, item["id"])})
         return self._batch_write(object_type, "update", prepared,
-                                 _object_spec(lambda r: r.get("id")))
+                                 _object_spec(lambda r: r.get("id")), progress)
 
     def batch_create(self, object_type: str, inputs: Sequence[dict],
-                     trace_ids: Sequence[str] | None = None) -> BatchOutcome:
+                     trace_ids: Sequence[str] | None = None,
+                     progress: Progress | None = None) -> BatchOutcome:
         """Create records: inputs ``[{"properties": {...}, "associations": [...]?}]``. Without a
         trace id an input is traced by its position in ``inputs``."""
         prepared = [{"properties": dict(item.get("properties") or {}),
@@ -73,7 +78,7 @@ class ObjectWrites(ChunkWriter):
                      "objectWriteTraceId": _trace(item, trace_ids, i, i)}
                     for i, item in enumerate(inputs)]
         return self._batch_write(object_type, "create", prepared,
-                                 _object_spec(lambda r: None))
+                                 _object_spec(lambda r: None), progress)
 
     def batch_archive(self, object_type: str, ids: Iterable[str]) -> int:
         """Archive records by HubSpot id, 100 per call; returns how many ids were sent."""
@@ -84,7 +89,7 @@ class ObjectWrites(ChunkWriter):
         return len(wanted)
 
     def _batch_write(self, object_type: str, action: str, prepared: list[dict],
-                     spec: ChunkSpec) -> BatchOutcome:
+                     spec: ChunkSpec, progress: Progress | None = None) -> BatchOutcome:
         outcome = BatchOutcome()
         path = {"objectType": object_type, "action": action}
         if action in ("upsert", "update"):
@@ -103,4 +108,5 @@ class ObjectWrites(ChunkWriter):
             prepared = unique
         for chunk in chunks(prepared, BATCH_SIZE):
             self._write_chunk(R_BATCH, path, list(chunk), outcome, spec)
+            advance(progress, len(chunk))
         return outcome

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from hubspot_sync.mapping import PARENT_LINK, EntityMapping
+from hubspot_sync.progress import Progress
 from hubspot_sync.steps.context import EntityRun
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -133,6 +134,8 @@ def extract_hubspot(run: EntityRun, definitions: Mapping[str, dict]) -> dict[str
     """Read HubSpot's side into the HubSpot snapshot; counts and ``owner_of`` for the delta."""
     import pandas as pd
 
+    from hubspot_sync.hubspot_client.reads import BATCH_SIZE
+
     mapping, hook, warehouse = run.mapping, run.hook, run.warehouse
     obj, id_property = mapping.hubspot.object, mapping.hubspot.id_property
     prefix = mapping.hubspot.id_prefix
@@ -142,13 +145,19 @@ def extract_hubspot(run: EntityRun, definitions: Mapping[str, dict]) -> dict[str
     wanted_props = [n for n in [*names, id_property]
                     if not (definitions.get(n) or {}).get("planned")]
 
+    label = f"{run.entity} extract_hubspot"
     found: Found = {}
     if run.full_refresh:
-        found = by_id_property(hook.list_objects(obj, wanted_props), id_property, prefix)
+        progress = Progress(label, unit="page")
+        found = by_id_property(hook.list_objects(obj, wanted_props, progress=progress),
+                               id_property, prefix)
+        progress.done()
     elif len(source) and not (definitions.get(id_property) or {}).get("planned"):
         ids = [mapping.source_id_value(s) for s in source["source_id"]]
-        found = by_id_property(hook.batch_read(obj, ids, wanted_props, id_property=id_property),
-                               id_property, prefix)
+        progress = Progress.batched(label, [len(set(ids))], BATCH_SIZE)
+        found = by_id_property(hook.batch_read(obj, ids, wanted_props, id_property=id_property,
+                                               progress=progress), id_property, prefix)
+        progress.done()
 
     if run.parent is not None and not run.full_refresh and len(source):
         found.update(_existing_children(run, source, wanted_props))
@@ -166,7 +175,10 @@ def extract_hubspot(run: EntityRun, definitions: Mapping[str, dict]) -> dict[str
                                 strict=True), key)
         if not groups:
             continue
-        records = hook.batch_read(obj, sorted(groups), wanted_props, id_property=key)
+        progress = Progress.batched(f"{label} by {key}", [len(groups)], BATCH_SIZE)
+        records = hook.batch_read(obj, sorted(groups), wanted_props, id_property=key,
+                                  progress=progress)
+        progress.done()
         if key in unique:
             owner_of.update(adopt(records, key, {v: ids[0] for v, ids in groups.items()},
                                   found, id_property))

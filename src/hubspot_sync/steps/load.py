@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from hubspot_sync.mapping import PARENT_LINK, EntityMapping
+from hubspot_sync.progress import Progress
 from hubspot_sync.records import LOAD_OUTCOME_COLUMNS, LoadOutcome, WriteAction
 from hubspot_sync.steps import rejects as reject_book
 from hubspot_sync.steps.context import EntityRun, StopRun
@@ -156,6 +157,8 @@ def load(run: EntityRun) -> dict[str, Any]:
     """Write what validation let through; record outcomes, the id map and refused writes."""
     import pandas as pd
 
+    from hubspot_sync.hubspot_client.reads import BATCH_SIZE
+
     mapping, hook, warehouse = run.mapping, run.hook, run.warehouse
     if run.dry_run:
         return {"dry_run": True, "created": 0, "updated": 0, "failed": 0,
@@ -174,12 +177,14 @@ def load(run: EntityRun) -> dict[str, Any]:
         adopted = delta["matched_by"].isin(mapping.hubspot.match_on)
         by_id_property, adopted_rows = delta[~adopted], delta[adopted]
     outcomes: list[LoadOutcome] = []
+    progress = Progress.batched(f"{run.entity} load", (len(by_id_property), len(adopted_rows)),
+                                BATCH_SIZE)
 
     if len(by_id_property):
         inputs = [{"id": mapping.source_id_value(r["source_id"]), "idProperty": id_property,
                    "properties": write_payload(r, mapping), "objectWriteTraceId": r["source_id"]}
                   for r in by_id_property.to_dict("records")]
-        result = hook.batch_upsert(obj, inputs, id_property=id_property)
+        result = hook.batch_upsert(obj, inputs, id_property=id_property, progress=progress)
         outcomes += upsert_outcomes(
             result.results, result.errors,
             dict(zip(by_id_property["source_id"], by_id_property["action"], strict=True)),
@@ -188,9 +193,11 @@ def load(run: EntityRun) -> dict[str, Any]:
     if len(adopted_rows):
         inputs = [{"id": str(r["hubspot_id"]), "properties": write_payload(r, mapping),
                    "objectWriteTraceId": r["source_id"]} for r in adopted_rows.to_dict("records")]
-        result = hook.batch_update(obj, inputs)
+        result = hook.batch_update(obj, inputs, progress=progress)
         outcomes += update_outcomes(result.results, result.errors, dict(zip(
             adopted_rows["hubspot_id"].astype(str), adopted_rows["source_id"], strict=True)))
+    if progress.total_items:
+        progress.done()
 
     archived = 0
     if run.parent is not None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import requests
 
+from hubspot_sync.progress import Progress
 from hubspot_sync.sources.base import SOURCE_DEFAULT, Source, SourceError, iso_ms
 from hubspot_sync.sources.officernd.authenticator import (
     OfficeRnDAuthenticator,
@@ -127,16 +128,22 @@ class OfficeRnDSource(Source):
         except ValueError as exc:
             raise SourceError(response.status_code, str(exc), route=route) from exc
 
-    def _pages(self, resource: str, params: dict[str, Any]) -> Iterator[dict]:
+    def _pages(self, resource: str, params: dict[str, Any], label: str) -> Iterator[dict]:
+        """Every record of a list read; ``label`` names it in the progress lines (the total
+        is not known: counting it would cost another request)."""
         route = f"/{resource}"
         paginator = CursorPaginator(f"OfficeRnD GET {route}")
+        progress = Progress(label, unit="page")
         while not paginator.finished:
             response = self._get(route, route, paginator.params(params))
             if response.status_code == 404:
                 raise SourceError(404, f"unknown resource {resource!r}", route=route)
             body = self._body(response, route)
-            yield from page_records(body)
+            records = page_records(body)
+            progress.advance(len(records))
+            yield from records
             paginator.advance(body)
+        progress.done()
 
     # ------------------------------------------------------------------ Source API
     def extract(self, resource: str, since: datetime | None = None,
@@ -152,7 +159,7 @@ class OfficeRnDSource(Source):
                 params[f"{field}[$gte]"] = iso_ms(since)
             if until is not None:
                 params[f"{field}[$lt]"] = iso_ms(until)
-        for record in self._pages(resource, params):
+        for record in self._pages(resource, params, f"{resource} extract"):
             self._remember(resource, record)
             yield record
 
@@ -164,7 +171,7 @@ class OfficeRnDSource(Source):
         missing = [i for i in wanted if i not in cache]
         if missing and resource not in self._scanned:
             if len(missing) > self.get_many_threshold:
-                for record in self._pages(resource, {}):
+                for record in self._pages(resource, {}, f"{resource} scan for lookups"):
                     self._remember(resource, record)
                 self._scanned.add(resource)
             else:
