@@ -485,3 +485,14 @@ def test_latest_links_are_those_of_each_records_newest_snapshot(wh):
             {"source_id": "c3", "links": None}])
     assert wh.latest_links(E, ["c1", "c2", "c3", "missing"]) == {
         "c1": {"_parent": "p-new"}, "c2": {"_parent": "p2"}, "c3": {}}
+
+
+def test_open_rejects_by_rule_and_by_record(wh):
+    wh.record_rejects(E, "r1", [
+        {"source_id": "a", "rule": "changed_at", "property": None},
+        {"source_id": "a", "rule": "email", "property": "email"},
+        {"source_id": "b", "rule": "email", "property": "email"}])
+    assert set(wh.open_rejects(E, rules=["changed_at"])["source_id"]) == {"a"}
+    assert sorted(wh.open_rejects(E, source_ids=["a"])["rule"]) == ["changed_at", "email"]
+    assert len(wh.open_rejects(E, rules=["email"], source_ids=["a", "zz"])) == 1
+    assert len(wh.open_rejects(E, source_ids=[])) == 0

@@ -108,10 +108,9 @@ def record_extracted(run: EntityRun, rejects: Sequence[Reject], clean: Iterable[
 
     if rejects:
         run.warehouse.record_rejects(run.entity, run.run_id, list(rejects))
-    open_ = run.warehouse.open_rejects(run.entity)
-    if not len(open_):
+    extraction = run.warehouse.open_rejects(run.entity, rules=EXTRACT_RULES)
+    if not len(extraction):
         return
-    extraction = open_[open_["rule"].isin(EXTRACT_RULES)]
     gone = set(clean)
     if full_refresh:
         seen = {r["source_id"] for r in rejects}
@@ -119,7 +118,8 @@ def record_extracted(run: EntityRun, rejects: Sequence[Reject], clean: Iterable[
                  if str(s).startswith(BAD_ID_PREFIX) and s not in seen}
     targets = set(extraction.loc[extraction["source_id"].isin(gone), "source_id"])
     if targets:
-        others = open_[open_["source_id"].isin(targets) & ~open_["rule"].isin(EXTRACT_RULES)]
+        of_targets = run.warehouse.open_rejects(run.entity, source_ids=targets)
+        others = of_targets[~of_targets["rule"].isin(EXTRACT_RULES)]
         run.warehouse.resolve_rejects(
             run.entity, run.run_id, targets, keep_rules=LOAD_RULES,
             still_failing=list(zip(others["source_id"], others["rule"], others["property"],

@@ -140,14 +140,24 @@ class RejectStore(WarehouseBase):
                     done += res.rowcount or 0
         return done
 
-    def open_rejects(self, entity: str | None = None) -> pd.DataFrame:
-        """Unresolved rejects (all entities unless ``entity``), oldest first."""
+    def open_rejects(self, entity: str | None = None, *, rules: Iterable[str] | None = None,
+                     source_ids: Iterable[Any] | None = None) -> pd.DataFrame:
+        """Unresolved rejects (all entities unless ``entity``; only ``rules`` / of
+        ``source_ids`` when given), oldest first."""
         rj = self.tables["rejects"]
         q = select(*[rj.c[c] for c in REJECT_TABLE_COLUMNS]).where(rj.c.resolved_at.is_(None))
         if entity is not None:
             q = q.where(rj.c.entity == entity)
+        if rules is not None:
+            q = q.where(rj.c.rule.in_(sorted(set(rules))))
+        queries = [q]
+        if source_ids is not None:
+            ids = sorted({k for k in (as_key(s) for s in source_ids) if k is not None})
+            queries = [q.where(rj.c.source_id.in_(list(chunk))) for chunk in batches(ids)]
+        rows: list[Any] = []
         with self._connect() as conn:
-            rows = conn.execute(q.order_by(rj.c.id)).all()
+            for query in queries:
+                rows += conn.execute(query.order_by(rj.c.id)).all()
         return frame(rows, REJECT_TABLE_COLUMNS, dt=_DATETIMES, ints=("times_seen",))
 
     def rejects_for_run(self, entity: str, run_id: str) -> pd.DataFrame:

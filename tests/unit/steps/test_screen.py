@@ -239,8 +239,14 @@ class Warehouse:
         self.rejects += rows
         return len(rows)
 
-    def open_rejects(self, entity: str) -> pd.DataFrame:
-        return self.open
+    def open_rejects(self, entity: str, *, rules: Any = None,
+                     source_ids: Any = None) -> pd.DataFrame:
+        out = self.open
+        if rules is not None:
+            out = out[out["rule"].isin(list(rules))]
+        if source_ids is not None:
+            out = out[out["source_id"].isin(list(source_ids))]
+        return out
 
     def resolve_rejects(self, entity: str, run_id: str, ids: Any, **kwargs: Any) -> int:
         self.resolved.append((sorted(ids), kwargs))
