@@ -9,7 +9,7 @@ of HUBSPOT_DEFINED type ids; a primary type also creates the unlabeled one.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sandbox.hubspot import schema
@@ -171,55 +171,50 @@ class AssociationsMixin(RecordsMixin):
             context={f"{side}ObjectId": [str(oid)]})
 
     def assoc_batch_create(self, from_t: str, to_t: str, body: dict) -> tuple[int, dict]:
-        with self.lock:
-            from_t, to_t = self.resolve_type(from_t), self.resolve_type(to_t)
-            started = now_ms()
-            inputs = read_inputs(body, 2000)
-            results, errors = [], []
-            for inp in inputs:
-                try:
-                    fid = (inp.get("from") or {}).get("id")
-                    tid = (inp.get("to") or {}).get("id")
-                    if self._exists(from_t, fid) is None:
-                        raise self._missing_error(from_t, fid, "from")
-                    if self._exists(to_t, tid) is None:
-                        raise self._missing_error(to_t, tid, "to")
-                    types = inp.get("types") or []
-                    if not types:
-                        raise validation_error("types is required")
-                    tids = [self._assoc_type(from_t, to_t, t.get("associationCategory"),
-                                             t.get("associationTypeId")) for t in types]
-                except HubSpotError as err:
-                    errors.append(err.batch_error())
-                    continue
-                for type_id in tids:
-                    self._link(from_t, int(fid), to_t, int(tid), type_id)
-                results.append(self._pair_json(from_t, int(fid), to_t, int(tid)))
-            if results:
-                self._changed()
-            status, out = batch_answer(results, errors, started)
-            return (201 if status == 200 else status), out
+        status, out = self._assoc_batch(from_t, to_t, body, self._labelled_link)
+        return (201 if status == 200 else status), out
 
     def assoc_batch_default(self, from_t: str, to_t: str, body: dict) -> tuple[int, dict]:
+        # The spec types this endpoint 200-only; failed inputs are listed in ``errors``.
+        _, out = self._assoc_batch(from_t, to_t, body, self._default_link)
+        return 200, out
+
+    def _assoc_batch(self, from_t: str, to_t: str, body: dict,
+                     link: Callable[[str, Any, str, Any, dict], dict]) -> tuple[int, dict]:
+        """One v4 association batch: ``link`` makes each input's pair (or raises the
+        HubSpotError that becomes its entry in ``errors``)."""
         with self.lock:
             from_t, to_t = self.resolve_type(from_t), self.resolve_type(to_t)
             started = now_ms()
-            inputs = read_inputs(body, 2000)
             results, errors = [], []
-            for inp in inputs:
+            for inp in read_inputs(body, 2000):
                 fid = (inp.get("from") or {}).get("id")
                 tid = (inp.get("to") or {}).get("id")
                 try:
-                    results.append(self._default_link(from_t, fid, to_t, tid))
+                    results.append(link(from_t, fid, to_t, tid, inp))
                 except HubSpotError as err:
                     errors.append(err.batch_error())
             if results:
                 self._changed()
-            # The spec types this endpoint 200-only; failed inputs are listed in ``errors``.
-            _, out = batch_answer(results, errors, started)
-            return 200, out
+            return batch_answer(results, errors, started)
 
-    def _default_link(self, from_t: str, fid: Any, to_t: str, tid: Any) -> dict:
+    def _labelled_link(self, from_t: str, fid: Any, to_t: str, tid: Any, inp: dict) -> dict:
+        """A pair with the input's association types (every type validated before any link)."""
+        if self._exists(from_t, fid) is None:
+            raise self._missing_error(from_t, fid, "from")
+        if self._exists(to_t, tid) is None:
+            raise self._missing_error(to_t, tid, "to")
+        types = inp.get("types") or []
+        if not types:
+            raise validation_error("types is required")
+        tids = [self._assoc_type(from_t, to_t, t.get("associationCategory"),
+                                 t.get("associationTypeId")) for t in types]
+        for type_id in tids:
+            self._link(from_t, int(fid), to_t, int(tid), type_id)
+        return self._pair_json(from_t, int(fid), to_t, int(tid))
+
+    def _default_link(self, from_t: str, fid: Any, to_t: str, tid: Any,
+                      _inp: dict | None = None) -> dict:
         if self._exists(from_t, fid) is None:
             raise self._missing_error(from_t, fid, "from")
         if self._exists(to_t, tid) is None:

@@ -33,3 +33,8 @@ class FakeWarehouse:
             self.calls.append((name, args, kwargs))
             return 0
         return record
+
+
+def rec(hid: str, **props: str) -> dict:
+    """A HubSpot record as the hook returns it."""
+    return {"id": hid, "properties": props}

@@ -9,9 +9,7 @@ from hubspot_sync.steps.hubspot_side import (
     source_id_of,
 )
 
-
-def rec(hid: str, **props: str) -> dict:
-    return {"id": hid, "properties": props}
+from .conftest import rec
 
 
 def test_only_records_carrying_our_prefixed_id_are_ours() -> None:

@@ -14,11 +14,7 @@ from hubspot_sync.steps.hubspot_side import (
     unique_match_keys,
 )
 
-from .conftest import mapping
-
-
-def rec(hid: str, **props: str) -> dict:
-    return {"id": hid, "properties": props}
+from .conftest import mapping, rec
 
 
 def companies(**overrides: object):
