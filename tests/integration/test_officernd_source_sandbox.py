@@ -4,6 +4,7 @@ found by the next window, one token serves many extracts, 401 and 429 are handle
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -190,3 +191,26 @@ def test_no_token_lock_is_held_while_waiting(tmp_path):
     assert [r["_id"] for r in source.extract("members")] == ["a"]
     assert held == [(True, True)]
     assert source.calls[("POST", "/oauth/token")] == 2
+
+
+def test_the_shared_token_file_is_written_out_before_its_lock_is_released(tmp_path,
+                                                                         monkeypatch):
+    """The next process takes the lock and reads the file at once: a write still in this
+    process's buffer when the lock goes is a token it cannot see (it fetches another)."""
+    import fcntl
+
+    from hubspot_sync.sources.officernd import authenticator
+
+    shared = authenticator.SharedTokenFile(tmp_path)
+    seen_at_unlock: list[str] = []
+    real_flock = fcntl.flock
+
+    def flock(handle, operation):
+        if operation == fcntl.LOCK_UN:
+            seen_at_unlock.append(shared.path.read_text())
+        return real_flock(handle, operation)
+
+    monkeypatch.setattr(authenticator.fcntl, "flock", flock)
+    with shared.locked() as entries:
+        entries["k"] = {"token": "t-1", "expires_at": time.time() + 3600}
+    assert '"t-1"' in seen_at_unlock[-1]

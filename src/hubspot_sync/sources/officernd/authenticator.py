@@ -88,6 +88,8 @@ class SharedTokenFile:
                     handle.seek(0)
                     handle.truncate()
                     handle.write(json.dumps(entries))
+                    # Written out before the lock goes: the next process must read it.
+                    handle.flush()
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
