@@ -22,7 +22,7 @@ export AIRFLOW_CONN_OFFICERND_DEFAULT ?= {"conn_type": "http", "host": "http://1
 # The embedded warehouse, named explicitly so task logs need not warn about a fallback.
 export AIRFLOW_CONN_SYNC_WAREHOUSE ?= {"conn_type": "generic", "extra": {"url": "sqlite:///$(AIRFLOW_HOME)/sync_warehouse.db"}}
 
-.PHONY: install test lint sandbox stop run sync bench clean migrate
+.PHONY: install system-deps test lint sandbox stop run sync bench clean migrate
 
 install: $(STAMP)
 
@@ -34,6 +34,19 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	# with no sys.path edits; dependencies come from the pinned files above only.
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
+
+# Debian packages the browser tests and the compose-file check use (chromium,
+# chromium-driver, docker-compose). Needs root and apt; elsewhere it says what is missing
+# and those tests skip with the same reason.
+SYSTEM_PACKAGES := chromium chromium-driver docker-compose
+system-deps:
+	@missing=""; for c in chromium chromedriver docker-compose; do \
+	  command -v $$c >/dev/null || missing="$$missing $$c"; done; \
+	if [ -z "$$missing" ]; then echo "system-deps: all present"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null; \
+	else echo "system-deps: missing$$missing (needs root and apt-get); browser tests will skip"; fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
