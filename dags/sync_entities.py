@@ -29,7 +29,9 @@ HUBSPOT_POOL = "hubspot_api"
 # Tasks that talk to an API retry on top of the clients' own backoff (an outage longer
 # than a request's retries); the pure-computation tasks fail fast, a retry would not help.
 NETWORK_RETRIES = {"retries": int(os.environ.get("SYNC_TASK_RETRIES", "2")),
-                   "retry_delay": timedelta(minutes=1), "retry_exponential_backoff": True}
+                   "retry_delay": timedelta(
+                       seconds=int(os.environ.get("SYNC_TASK_RETRY_DELAY_SECONDS", "60"))),
+                   "retry_exponential_backoff": True}
 
 PARAMS = {
     "full_refresh": Param(False, type="boolean", title="Full refresh",
