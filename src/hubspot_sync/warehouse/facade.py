@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hubspot_sync.warehouse.alerts import AlertStateStore
 from hubspot_sync.warehouse.associations import PendingAssociationStore
 from hubspot_sync.warehouse.connection import DEFAULT_CONN_ID, settings_from_airflow
 from hubspot_sync.warehouse.delta import DeltaStore
@@ -15,7 +16,7 @@ from hubspot_sync.warehouse.snapshots import Snapshots
 
 
 class Warehouse(RunLog, Snapshots, DeltaStore, RejectStore, IdMapStore,
-                PendingAssociationStore, Retention):
+                PendingAssociationStore, Retention, AlertStateStore):
     """The staging warehouse on one SQLAlchemy URL (SQLite or PostgreSQL).
 
     ``schema`` puts the tables in a PostgreSQL schema (created if missing); ignored on

@@ -188,8 +188,16 @@ def build_tables(metadata: MetaData) -> dict[str, Table]:
         Column("updated_at", UTCDateTime, nullable=False),
         Index("ix_pending_associations_entity", "entity", "source_id"),
     )
+    # revision 0006: what the alerts remember (the reject digest's cutoff, behind episodes)
+    alert_state = Table(
+        "alert_state", metadata,
+        Column("key", KEY, primary_key=True),
+        Column("value", _JSON),
+        Column("updated_at", UTCDateTime, nullable=False),
+    )
     return {t.name: t for t in (sync_runs, source_snapshot, hubspot_snapshot, delta, rejects,
-                                reject_events, id_map, load_outcomes, pending_associations)}
+                                reject_events, id_map, load_outcomes, pending_associations,
+                                alert_state)}
 
 
 # Tables whose rows belong to one (entity, run_id): a rerun of the run replaces them.
