@@ -18,6 +18,7 @@ import pendulum
 from airflow.sdk import Asset, CronDataIntervalTimetable, Param, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
+from hubspot_sync.alerts import SyncFailureNotifier
 from hubspot_sync.mapping import EntityMapping, load_mappings
 from hubspot_sync.steps import STEPS, Step, asset_identity, failure_callback
 
@@ -95,9 +96,11 @@ def build_entity_dag(mapping: EntityMapping):
         doc_md=doc,
         tags=["hubspot-sync", *mapping.tags],
         params=PARAMS,
-        # A failed task of any step marks the run failed in the warehouse's sync_runs.
+        # A failed task of any step marks the run failed in the warehouse's sync_runs,
+        # then tells people (hubspot_sync.alerts: e-mail / webhook, per deployment).
         default_args={"owner": "data-eng", "retries": 0,
-                      "on_failure_callback": failure_callback(mapping)},
+                      "on_failure_callback": [failure_callback(mapping),
+                                              SyncFailureNotifier(mapping.entity)]},
     )
     def entity_dag():
         tasks: dict = {}

@@ -90,6 +90,7 @@ class HubSpotSession(HttpHook):
         self._interval = 10.0
         self._sent: deque[float] = deque()
         self.slept_for_rate_limit = 0.0
+        self.rate_limited = 0  # 429 answers received (retried or not): a run metric
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -203,6 +204,9 @@ class HubSpotSession(HttpHook):
             response = session.request(method, url, params=params, json=json,
                                        timeout=self._request_timeout)
             self._note_headers(response)
+            if response.status_code == 429:
+                with self._lock:
+                    self.rate_limited += 1
             return response
 
         try:

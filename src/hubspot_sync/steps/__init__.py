@@ -79,8 +79,12 @@ STEP_NAMES = tuple(s.name for s in STEPS)
 
 
 def call_step(step: Step, run: EntityRun, outputs: Mapping[str, Outputs | None]) -> Outputs:
-    """Run one step with the earlier outputs it needs."""
-    return step.function()(run, **{name: outputs.get(name) or {} for name in step.needs})
+    """Run one step with the earlier outputs it needs (timed, its HubSpot calls and 429s
+    counted, as Airflow metrics: ``hubspot_sync.metrics``)."""
+    from hubspot_sync.metrics import step_metrics
+
+    with step_metrics(run, step.name):
+        return step.function()(run, **{name: outputs.get(name) or {} for name in step.needs})
 
 
 def run_steps(run: EntityRun) -> dict[str, Outputs]:

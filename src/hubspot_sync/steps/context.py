@@ -193,6 +193,12 @@ class EntityRun:
             return 0
         return self._hook.call_count if self._hook is not None else 0
 
+    def rate_limited(self) -> int:
+        """429 answers this run's hook has received so far (children share their parent's)."""
+        if self.parent is not None:
+            return 0
+        return int(getattr(self._hook, "rate_limited", 0)) if self._hook is not None else 0
+
     def target_mapping(self, entity: str) -> EntityMapping:
         if entity == self.entity:
             return self.mapping

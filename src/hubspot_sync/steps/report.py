@@ -71,6 +71,7 @@ def report(run: EntityRun, steps: Mapping[str, Mapping[str, Any] | None]) -> dic
                                         run.dry_run)
         run.warehouse.finish_run(unit.entity, run.run_id, "success",
                                  {**counts, "details": details})
+        _emit_run_metrics(run, unit.entity, counts, "success")
         log.info("%s run %s\n%s", unit.entity, run.run_id, format_counts(counts))
         out[unit.entity] = {**counts, **details}
     return {**out[run.entity], "children": {k: v for k, v in out.items() if k != run.entity}}
@@ -85,6 +86,20 @@ def mark_run_failed(run: EntityRun, error: BaseException | None, step: str | Non
         counts = dict(counts_of.get(unit.entity) or {})
         counts["details"] = {"error": message.splitlines()[0][:500], "failed_step": step}
         run.warehouse.finish_run(unit.entity, run.run_id, "failed", counts)
+        _emit_run_metrics(run, unit.entity, counts, "failed")
+
+
+def _emit_run_metrics(run: EntityRun, entity: str, counts: Mapping[str, Any],
+                      status: str) -> None:
+    """The finished run's counts, duration and status as Airflow metrics."""
+    from hubspot_sync import metrics
+
+    try:
+        started_at = (run.warehouse.get_run(entity, run.run_id) or {}).get("started_at")
+    except Exception:  # a metric never fails the run: emit without the duration
+        log.warning("%s run %s: no start time for the run metric", entity, run.run_id)
+        started_at = None
+    metrics.emit_run(entity, counts, status, started_at)
 
 
 def asset_extra(mapping_entity: str, counts: Mapping[str, Any]) -> dict[str, Any]:
