@@ -15,8 +15,6 @@ Who may see what is Airflow's decision, taken with Airflow's own dependencies:
 The warehouse is read through the ``sync_warehouse`` connection, as the tasks write it.
 """
 
-from __future__ import annotations
-
 import threading
 from typing import Any
 
@@ -57,6 +55,8 @@ def create_app() -> FastAPI:
     )
     from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
 
+    # (No `from __future__ import annotations` in this module: FastAPI reads the routes'
+    # annotations, and GetUserDep is local to this function.)
     app = FastAPI(title="Sync health", docs_url=None, redoc_url=None, openapi_url=None,
                   dependencies=[Depends(requires_access_dag("GET", DagAccessEntity.RUN))])
 
