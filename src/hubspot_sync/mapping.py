@@ -85,6 +85,10 @@ class LookupSpec(_Model):
 
     resource: str
     key: str = Field(description="field of the record holding the other record's id")
+    refresh: bool = Field(
+        True, description="records follow a change of the fields they read from the looked-up "
+                          "record (a renamed plan renames its line items) on their next run, "
+                          "not only when they change themselves")
 
 
 class HubSpotSpec(_Model):

@@ -342,7 +342,10 @@ class AssociationsMixin(RecordsMixin):
                 only = {self._assoc_type(from_t, to_t, t.get("associationCategory"),
                                          t.get("associationTypeId"))
                         for t in inp.get("types") or []}
-                self._unlink_pair(from_t, fid, to_t, tid, only)
+                # HubSpot: "Deleting an unlabeled association will also delete all labeled
+                # associations between those two objects" (v4 batch/labels/archive).
+                base = schema.ASSOCIATION_TYPES[(from_t, to_t)][0][0]
+                self._unlink_pair(from_t, fid, to_t, tid, None if base in only else only)
             self._changed()
 
     def assoc_labels(self, from_t: str, to_t: str) -> dict:

@@ -1,5 +1,6 @@
 """Associations v4: batch create (every pair accounted for), batch read with per-input
-paging (stopping on a repeated cursor), batch archive."""
+paging (stopping on a repeated cursor; ids alone or with their type ids), batch archive
+of whole pairs and of given labels."""
 
 from __future__ import annotations
 
@@ -52,8 +53,15 @@ class Associations(ChunkWriter):
                           ids: Iterable[str]) -> dict[str, list[str]]:
         """Associated record ids per from-id (v4 ``batch/read``, following per-input paging);
         every requested id is a key, with an empty list when it has no associations."""
+        return {k: list(v) for k, v in self.read_association_types(from_type, to_type,
+                                                                    ids).items()}
+
+    def read_association_types(self, from_type: str, to_type: str,
+                               ids: Iterable[str]) -> dict[str, dict[str, list[int]]]:
+        """Per from-id, each associated record id with the association type ids the pair
+        has (the same v4 ``batch/read`` calls as :meth:`read_associations`)."""
         wanted = unique_ids(ids)
-        found: dict[str, dict[str, None]] = {i: {} for i in wanted}
+        found: dict[str, dict[str, dict[int, None]]] = {i: {} for i in wanted}
         path = {"fromObjectType": from_type, "toObjectType": to_type, "action": "read"}
         guard = CursorGuard("HubSpot POST " + R_ASSOC_BATCH.format(
             fromObjectType=from_type, toObjectType=to_type, action="read"))
@@ -73,23 +81,52 @@ class Associations(ChunkWriter):
                     bucket = found.setdefault(from_id, {})
                     for target in result.get("to") or []:
                         to_id = target.get("toObjectId", target.get("id"))
-                        if to_id is not None:
-                            bucket.setdefault(str(to_id), None)
+                        if to_id is None:
+                            continue
+                        types = bucket.setdefault(str(to_id), {})
+                        for spec in target.get("associationTypes") or []:
+                            type_id = spec.get("typeId", spec.get("associationTypeId"))
+                            if isinstance(type_id, int | str) and str(type_id).isdigit():
+                                types.setdefault(int(type_id), None)
                     after = next_after(result)
                     if after:
                         guard.follow((from_id, after))
                         next_round.append({"id": from_id, "after": after})
             pending = next_round
-        return {k: list(v) for k, v in found.items()}
+        return {k: {to: list(types) for to, types in v.items()} for k, v in found.items()}
 
     def archive_associations(self, from_type: str, to_type: str,
-                             pairs: Iterable[tuple[str, str]]) -> None:
-        """Remove every association between each pair (v4 ``batch/archive``)."""
+                             pairs: Iterable[tuple[str, str]]) -> int:
+        """Remove every association between each pair (v4 ``batch/archive``), 100 inputs
+        (one per from-id, with its to-ids) a call; returns the calls made."""
         grouped: dict[str, dict[str, None]] = {}
         for a, b in pairs:
             grouped.setdefault(str(a), {})[str(b)] = None
         inputs = [{"from": {"id": a}, "to": [{"id": b} for b in tos]}
                   for a, tos in grouped.items()]
         path = {"fromObjectType": from_type, "toObjectType": to_type, "action": "archive"}
+        sent = 0
         for chunk in chunks(inputs, BATCH_SIZE):
             self._request("POST", R_ASSOC_BATCH, path, json={"inputs": list(chunk)})
+            sent += 1
+        return sent
+
+    def archive_association_labels(self, from_type: str, to_type: str,
+                                   pairs: Iterable[tuple[str, str, int]],
+                                   category: str = "HUBSPOT_DEFINED") -> int:
+        """Remove only the given association types of each (from, to, type id) pair (v4
+        ``batch/labels/archive``), 100 inputs a call; the pair's other labels stay. HubSpot
+        removes *every* label of a pair when its unlabeled type is removed, so callers send
+        labeled types only when other labels must survive. Returns the calls made."""
+        grouped: dict[tuple[str, str], dict[int, None]] = {}
+        for a, b, type_id in pairs:
+            grouped.setdefault((str(a), str(b)), {})[int(type_id)] = None
+        inputs = [{"from": {"id": a}, "to": {"id": b},
+                   "types": [{"associationCategory": category, "associationTypeId": t}
+                             for t in types]} for (a, b), types in grouped.items()]
+        path = {"fromObjectType": from_type, "toObjectType": to_type, "action": "labels/archive"}
+        sent = 0
+        for chunk in chunks(inputs, BATCH_SIZE):
+            self._request("POST", R_ASSOC_BATCH, path, json={"inputs": list(chunk)})
+            sent += 1
+        return sent

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from hubspot_sync.mapping import PARENT_LINK, association_type_id
+from hubspot_sync.steps import association_ledger as ledger_step
 from hubspot_sync.steps import rejects as reject_book
 from hubspot_sync.steps.context import EntityRun
 from hubspot_sync.steps.extract import WAITING_KEY
@@ -200,13 +201,19 @@ def associate(run: EntityRun) -> dict[str, Any]:
         object_of=lambda entity: run.target_mapping(entity).hubspot.object,
         type_id_of=lambda assoc, to_object: association_type_id(obj, to_object, assoc.type,
                                                                 assoc.type_id))
+    # The source link changed: the associations the sync made to the old target go first
+    # (only those in the ledger; what people made is never touched).
+    follow = ledger_step.follow_source(run, hubspot, source_rows, wanted, own_ids, target_ids)
     associated, failed = 0, 0
+    made: list[dict[str, Any]] = []
     for (to_object, type_id), pairs in sorted(plan.batches.items()):
         pairs = sorted(set(pairs))
         result = hook.associate(obj, to_object, pairs, type_id)
         associated += len(pairs) - len(result.errors)
         failed += len(result.errors)
         refused(plan, to_object, type_id, result.errors)
+        made += ledger_step.made_pairs(plan.by_pair, to_object, type_id, pairs, result.errors)
+    ledger_step.record(run, made, follow)
     waiting = count_refusals(plan.waiting, pending, run.run_id, max_association_attempts())
     if waiting:
         warehouse.add_pending_associations(run.entity, run.run_id, waiting)
@@ -219,7 +226,7 @@ def associate(run: EntityRun) -> dict[str, Any]:
                     "pending_associations)", run.entity, len(gave_up))
     return {"associated": associated, "pending": len(plan.waiting),
             "failed_associations": failed, "given_up": len(gave_up),
-            "api_calls": run.api_calls()}
+            **follow.counts(), "api_calls": run.api_calls()}
 
 
 def _queue_references(run: EntityRun, source: pd.DataFrame) -> None:

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from hubspot_sync.mapping import PARENT_LINK, EntityMapping, PropertySpec
 from hubspot_sync.records import Reject
+from hubspot_sync.steps import lookup_refresh, screen
 from hubspot_sync.steps import rejects as reject_book
-from hubspot_sync.steps import screen
 from hubspot_sync.steps.context import EntityRun, instant
 from hubspot_sync.transforms import get_path, map_record, render_template
 from hubspot_sync.values import is_missing
@@ -57,6 +57,8 @@ def extract_source(run: EntityRun) -> dict[str, Any]:
     # record has released, are read again: no change waits for the record's next edit.
     retry |= reject_book.to_reread(run)
     retry |= set().union(*(reject_book.parents_to_reread(unit) for unit in run.units()[1:]))
+    # Records whose looked-up record changed (a renamed plan) follow it at once.
+    retry |= lookup_refresh.changed_records(run, window)
     retry -= {str(r.get(spec.id)) for r in records}
     if retry:
         records += list(source.get_many(resource, sorted(retry)).values())
@@ -126,6 +128,9 @@ def snapshot_rows(run: EntityRun, rows_in: list[tuple[str, dict, dict]], *,
         skip = filter_reason(mapping, record) or mapped.skip_reason
         links: dict[str, Any] = {a.via: link(get_path(record, a.via))
                                  for a in mapping.associations if a.via != PARENT_LINK}
+        refs = lookup_refresh.references(mapping, [context])[0]
+        if refs:  # which looked-up records (and their fields) this row used
+            links[lookup_refresh.REFS_KEY] = refs
         if parents is not None:
             links[PARENT_LINK] = parents[i]
             if parent_skips and parent_skips.get(parents[i]):

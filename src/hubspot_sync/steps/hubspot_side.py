@@ -12,14 +12,12 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from hubspot_sync.mapping import PARENT_LINK, EntityMapping
+from hubspot_sync.mapping import EntityMapping
 from hubspot_sync.progress import Progress
 from hubspot_sync.steps.context import EntityRun
-
-if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
+from hubspot_sync.steps.ledger_rules import TYPES_KEY
 
 log = logging.getLogger(__name__)
 
@@ -159,8 +157,8 @@ def extract_hubspot(run: EntityRun, definitions: Mapping[str, dict]) -> dict[str
                                                progress=progress), id_property, prefix)
         progress.done()
 
-    if run.parent is not None and not run.full_refresh and len(source):
-        found.update(_existing_children(run, source, wanted_props))
+    if run.parent is not None and not run.full_refresh:
+        found.update(_existing_children(run, wanted_props))
     if not (definitions.get(id_property) or {}).get("planned"):
         refresh_id_map(run, found)
 
@@ -188,11 +186,12 @@ def extract_hubspot(run: EntityRun, definitions: Mapping[str, dict]) -> dict[str
         candidates = candidates[~candidates["source_id"].isin(list(found))]
     warnings = {sid: text for sid, text in warnings.items() if sid not in found}
 
-    associations = _current_associations(run, {hid for hid, _, _ in found.values()})
+    associations, types = _current_associations(run, {hid for hid, _, _ in found.values()})
     rows = []
     for sid, (hubspot_id, matched_by, props) in found.items():
         props = dict(props or {})
         props[ASSOCIATIONS_KEY] = associations.get(hubspot_id, {})
+        props[TYPES_KEY] = types.get(hubspot_id, {})
         rows.append({"source_id": sid, "hubspot_id": hubspot_id, "matched_by": matched_by,
                      "properties": props})
     frame = pd.DataFrame(rows, columns=["source_id", "hubspot_id", "matched_by", "properties"])
@@ -223,12 +222,17 @@ def refresh_id_map(run: EntityRun, found: Found) -> int:
     return run.warehouse.upsert_id_map(run.entity, obj, run.run_id, healed)
 
 
-def _existing_children(run: EntityRun, source: pd.DataFrame, properties: list[str]) -> Found:
+def _existing_children(run: EntityRun, properties: list[str]) -> Found:
     """The children HubSpot has today under this run's parents (a deal's line items), so an
-    entry removed from the parent's list shows up as an orphan to archive."""
+    entry removed from the parent's list shows up as an orphan to archive. The parents are
+    those the run extracted, with or without items: a contract whose list became empty
+    has no item rows, and its line items must still be found."""
     parent = run.parent
     assert parent is not None
-    parent_ids = {(links or {}).get(PARENT_LINK) for links in source["links"]} - {None}
+    parents = run.warehouse.read_source_snapshot(parent.entity, run.run_id)
+    parent_ids = {sid for sid, skip in zip(parents["source_id"], parents["skip_reason"],
+                                           strict=True)
+                  if not (isinstance(skip, str) and skip)} if len(parents) else set()
     parent_hubspot = run.warehouse.id_map(parent.entity, parent_ids)
     if not parent_hubspot:
         return {}
@@ -242,14 +246,19 @@ def _existing_children(run: EntityRun, source: pd.DataFrame, properties: list[st
                           run.mapping.hubspot.id_property, run.mapping.hubspot.id_prefix)
 
 
-def _current_associations(run: EntityRun, hubspot_ids: set[str]) -> dict[str, dict[str, list]]:
-    """hubspot id -> {target object: [associated ids]} for each association the mapping makes."""
+def _current_associations(run: EntityRun, hubspot_ids: set[str]
+                          ) -> tuple[dict[str, dict[str, list]], dict[str, dict[str, dict]]]:
+    """For each association the mapping makes: hubspot id -> {target object: [associated
+    ids]}, and hubspot id -> {target object: {associated id: [type ids]}} (the ledger's
+    rules tell the sync's types from people's by them)."""
     out: dict[str, dict[str, list]] = defaultdict(dict)
+    types: dict[str, dict[str, dict]] = defaultdict(dict)
     if not hubspot_ids:
-        return out
+        return out, types
     targets = {run.target_mapping(a.to).hubspot.object for a in run.mapping.associations}
     for target in sorted(targets):
-        for hid, to_ids in run.hook.read_associations(run.mapping.hubspot.object, target,
-                                                      sorted(hubspot_ids)).items():
-            out[str(hid)][target] = sorted({str(t) for t in to_ids})
-    return out
+        for hid, to_types in run.hook.read_association_types(
+                run.mapping.hubspot.object, target, sorted(hubspot_ids)).items():
+            out[str(hid)][target] = sorted(str(t) for t in to_types)
+            types[str(hid)][target] = {str(t): sorted(v) for t, v in to_types.items()}
+    return out, types

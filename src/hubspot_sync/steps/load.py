@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, cast
 from hubspot_sync.mapping import PARENT_LINK, EntityMapping
 from hubspot_sync.progress import Progress
 from hubspot_sync.records import LOAD_OUTCOME_COLUMNS, LoadOutcome, WriteAction
+from hubspot_sync.steps import lookup_refresh
 from hubspot_sync.steps import rejects as reject_book
 from hubspot_sync.steps.context import EntityRun, StopRun
 from hubspot_sync.steps.rejects import UNEXPECTED_RESULT
@@ -207,6 +208,8 @@ def load(run: EntityRun) -> dict[str, Any]:
             archived = hook.batch_archive(obj, [str(h) for h in removed["hubspot_id"]])
             outcomes += [written(sid, str(hid), "archive") for sid, hid in
                          zip(removed["source_id"], removed["hubspot_id"], strict=True)]
+            # Their associations went with them: the ledger forgets them.
+            warehouse.forget_records_associations(run.entity, removed["source_id"])
 
     warehouse.write_load_outcomes(run.entity, run.run_id,
                                   pd.DataFrame(outcomes, columns=LOAD_OUTCOME_COLUMNS))
@@ -224,6 +227,8 @@ def load(run: EntityRun) -> dict[str, Any]:
     reject_book.record_held(run, reject_book.refused_rejects(
         o for o in outcomes if o["status"] == "failed"))
     _confirm_reread(run)
+    lookup_refresh.remember(run, rejected | {o["source_id"] for o in outcomes
+                                             if o["status"] == "failed"})
     counts = load_counts(outcomes)
     return {"created": counts["created"], "updated": counts["updated"],
             "archived": archived, "held_back": len(held), "failed": counts["failed"],

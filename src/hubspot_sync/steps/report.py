@@ -47,6 +47,9 @@ def report_counts(steps: Mapping[str, Any],
                "warning_list": list(delta.get("warning_list") or []),
                "pending_associations": associated.get("pending", 0),
                "associated": associated.get("associated", 0)}
+    # Associations that followed a changed source link (steps/association_ledger.py).
+    details.update({k: associated[k] for k in ("removed_associations", "kept_associations")
+                    if associated.get(k)})
     return counts, details
 
 

@@ -9,6 +9,7 @@ from hubspot_sync.warehouse.associations import PendingAssociationStore
 from hubspot_sync.warehouse.connection import DEFAULT_CONN_ID, settings_from_airflow
 from hubspot_sync.warehouse.delta import DeltaStore
 from hubspot_sync.warehouse.id_map import IdMapStore
+from hubspot_sync.warehouse.ledger import AssociationLedgerStore
 from hubspot_sync.warehouse.rejects import RejectStore
 from hubspot_sync.warehouse.retention import Retention
 from hubspot_sync.warehouse.runs import RunLog
@@ -16,7 +17,8 @@ from hubspot_sync.warehouse.snapshots import Snapshots
 
 
 class Warehouse(RunLog, Snapshots, DeltaStore, RejectStore, IdMapStore,
-                PendingAssociationStore, Retention, AlertStateStore):
+                PendingAssociationStore, Retention, AlertStateStore,
+                AssociationLedgerStore):
     """The staging warehouse on one SQLAlchemy URL (SQLite or PostgreSQL).
 
     ``schema`` puts the tables in a PostgreSQL schema (created if missing); ignored on

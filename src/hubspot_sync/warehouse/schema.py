@@ -195,9 +195,41 @@ def build_tables(metadata: MetaData) -> dict[str, Table]:
         Column("value", _JSON),
         Column("updated_at", UTCDateTime, nullable=False),
     )
-    return {t.name: t for t in (sync_runs, source_snapshot, hubspot_snapshot, delta, rejects,
+    tables = {t.name: t for t in (sync_runs, source_snapshot, hubspot_snapshot, delta, rejects,
                                 reject_events, id_map, load_outcomes, pending_associations,
                                 alert_state)}
+    # revision 0008: the associations the sync made (warehouse/ledger.py) ...
+    association_ledger = Table(
+        "association_ledger", metadata,
+        Column("id", ID, primary_key=True, autoincrement=True),
+        Column("entity", KEY, nullable=False),
+        Column("source_id", KEY, nullable=False),
+        Column("hubspot_id", KEY),
+        Column("to_entity", KEY, nullable=False),
+        Column("to_source_id", KEY),
+        Column("to_hubspot_id", KEY, nullable=False),
+        Column("type_id", Integer, nullable=False),
+        Column("origin", String(16), nullable=False),
+        Column("made_in_run", KEY, nullable=False),
+        Column("made_at", UTCDateTime, nullable=False),
+        Index("ix_association_ledger_entity_source", "entity", "source_id"),
+    )
+    # ... and the looked-up records (a line item's plan) each synced record used
+    lookup_refs = Table(
+        "lookup_refs", metadata,
+        Column("id", ID, primary_key=True, autoincrement=True),
+        Column("entity", KEY, nullable=False),
+        Column("source_id", KEY, nullable=False),
+        Column("parent_source_id", KEY, nullable=False),
+        Column("lookup", KEY, nullable=False),
+        Column("lookup_id", KEY, nullable=False),
+        Column("digest", String(64), nullable=False),
+        Column("run_id", KEY, nullable=False),
+        Index("ix_lookup_refs_entity_lookup", "entity", "lookup", "lookup_id"),
+        Index("ix_lookup_refs_entity_parent", "entity", "parent_source_id"),
+    )
+    tables.update({t.name: t for t in (association_ledger, lookup_refs)})
+    return tables
 
 
 # Tables whose rows belong to one (entity, run_id): a rerun of the run replaces them.

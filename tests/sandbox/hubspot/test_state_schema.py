@@ -241,6 +241,19 @@ def test_association_read_and_archive(state, pair):
     assert state.assoc_list("contacts", contact, "companies")["results"] == []
 
 
+def test_labels_archive_of_the_unlabeled_type_removes_the_whole_pair(state, pair):
+    """HubSpot's v4 batch/labels/archive: "Deleting an unlabeled association will also
+    delete all labeled associations between those two objects"; a label alone goes alone."""
+    contact, company = pair
+    primary = [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 1}]
+    state.assoc_put_labels("contacts", contact, "companies", company, primary)
+    state.assoc_batch_labels_archive("companies", "contacts", {"inputs": [
+        {"from": {"id": company}, "to": {"id": contact},
+         "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 280}]}]})
+    assert state.assoc_list("contacts", contact, "companies")["results"] == []
+    assert state.assoc_list("companies", company, "contacts")["results"] == []
+
+
 def test_create_with_associations_and_v3_list(state, pair):
     contact, company = pair
     deal = state.create_object("deals", {"dealname": "d"}, [
