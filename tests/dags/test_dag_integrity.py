@@ -29,7 +29,7 @@ def test_no_import_errors(dagbag) -> None:
 
 def test_one_dag_per_mapping(dagbag) -> None:
     expected = {f"sync_{p.stem}" for p in DEFAULT_MAPPINGS_DIR.glob("*.yaml")}
-    assert set(dagbag.dag_ids) == expected | {"sync_maintenance"}
+    assert set(dagbag.dag_ids) == expected | {"sync_maintenance", "sync_alerts"}
 
 
 @pytest.mark.parametrize("mapping", load_mappings().ordered(), ids=lambda m: m.entity)
