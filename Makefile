@@ -22,7 +22,7 @@ export AIRFLOW_CONN_OFFICERND_DEFAULT ?= {"conn_type": "http", "host": "http://1
 # The embedded warehouse, named explicitly so task logs need not warn about a fallback.
 export AIRFLOW_CONN_SYNC_WAREHOUSE ?= {"conn_type": "generic", "extra": {"url": "sqlite:///$(AIRFLOW_HOME)/sync_warehouse.db"}}
 
-.PHONY: install system-deps test lint sandbox stop run sync bench clean migrate
+.PHONY: install system-deps test lint sandbox stop run sync bench clean migrate cluster cluster-stop
 
 install: $(STAMP)
 
@@ -61,16 +61,33 @@ test: lint
 sandbox: $(STAMP)
 	@scripts/sandboxes.sh start
 
+# Stops what `make run` started: Airflow standalone with every process it started (its
+# session), then the sandboxes. `make cluster-stop` stops the distributed deployment.
 stop:
+	@scripts/standalone.sh stop
 	@scripts/sandboxes.sh stop
 
 # Sandboxes + Airflow standalone on the embedded default; UI at http://localhost:8080.
+# Here only, the entity DAGs are unpaused at creation so the hourly sync runs at once;
+# deployments (make cluster, docker-compose) keep Airflow's paused-at-creation default.
+run: export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION := False
 run: sandbox
 	$(BIN)/airflow db migrate >/dev/null
 	$(BIN)/airflow pools set hubspot_api 4 "Tasks that call HubSpot, shared by every entity DAG" >/dev/null
 	@echo "Airflow UI: http://localhost:8080  (login printed below by 'airflow standalone';"
 	@echo "            also in $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated)"
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/airflow standalone
+	@echo "make stop (or Ctrl-C) stops it with every process it started"
+	PATH="$(CURDIR)/$(BIN):$$PATH" scripts/standalone.sh run
+
+# The distributed deployment as separate processes: api-server, scheduler, dag-processor,
+# triggerer, two Celery workers (Redis broker), PostgreSQL metadata DB and warehouse, the
+# sandboxes. Settings: deploy/cluster.env + deploy/sandboxes.env (docker-compose.yaml reads
+# the same files). pid and log files under .run/cluster/; `make cluster-stop` stops it.
+cluster: $(STAMP)
+	@scripts/cluster.sh start
+
+cluster-stop:
+	@scripts/cluster.sh stop
 
 # Every entity DAG once (a manual run each, in dependency order), then a summary table.
 sync: $(STAMP)

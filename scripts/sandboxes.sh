@@ -3,9 +3,11 @@
 #   start   start whichever is not already running (idempotent)
 #   ensure  start them only if the configured connections point at the sandboxes
 #   stop    stop both (idempotent)
+# RUN_DIR: folder of the pid, log and state files (default .run; `make cluster` and the
+# tests use their own). HUBSPOT_ARGS / OFFICERND_ARGS: extra options (e.g. "--scale 100").
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RUN=.run
+RUN=${RUN_DIR:-.run}
 PY=.venv/bin/python
 HUBSPOT_PORT=${HUBSPOT_PORT:-8091}
 OFFICERND_PORT=${OFFICERND_PORT:-8092}
@@ -36,15 +38,22 @@ start_one() {  # name port args...
 
 stop_one() {
   if running "$1"; then
-    kill "$(cat "$RUN/$1.pid")" && echo "$1 sandbox stopped"
+    local pid
+    pid=$(cat "$RUN/$1.pid")
+    kill "$pid" && echo "$1 sandbox stopped"
+    # Gone before returning, so a restart on the same port does not race it.
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   fi
   rm -f "$RUN/$1.pid"
 }
 
 case "${1:-start}" in
   start)
-    start_one hubspot "$HUBSPOT_PORT" --state "$RUN/hubspot-state.sqlite"
-    start_one officernd "$OFFICERND_PORT" --state "$RUN/officernd-state.sqlite"
+    # shellcheck disable=SC2086  # the extra options are words on purpose
+    start_one hubspot "$HUBSPOT_PORT" --state "$RUN/hubspot-state.sqlite" ${HUBSPOT_ARGS:-}
+    # shellcheck disable=SC2086
+    start_one officernd "$OFFICERND_PORT" --state "$RUN/officernd-state.sqlite" \
+      ${OFFICERND_ARGS:-}
     ;;
   ensure)
     if [[ "${AIRFLOW_CONN_HUBSPOT_DEFAULT:-}" == *"127.0.0.1:$HUBSPOT_PORT"* ]] || \
