@@ -105,10 +105,13 @@ def build_entity_dag(mapping: EntityMapping):
     def entity_dag():
         tasks: dict = {}
         for step in STEPS:
+            if not step.applies_to(mapping):  # e.g. no timeline task without a timeline:
+                continue
             tasks[step.name] = _step_task(mapping, step)(
                 inputs={name: tasks[name] for name in step.needs})
             for name in step.after:
-                tasks[name] >> tasks[step.name]
+                if name in tasks:
+                    tasks[name] >> tasks[step.name]
 
     return entity_dag()
 

@@ -14,6 +14,7 @@ OBJECT_TYPE_IDS: dict[str, str] = {
     "deals": "0-3",
     "products": "0-7",
     "line_items": "0-8",
+    "notes": "0-46",
 }
 SINGULAR: dict[str, str] = {
     "contacts": "contact",
@@ -21,6 +22,7 @@ SINGULAR: dict[str, str] = {
     "deals": "deal",
     "products": "product",
     "line_items": "line_item",
+    "notes": "note",
 }
 # Upper-case names used in some HubSpot messages ("Could not get some CONTACT objects").
 UPPER: dict[str, str] = {k: v.upper() for k, v in SINGULAR.items()}
@@ -31,6 +33,7 @@ LAST_MODIFIED: dict[str, str] = {
     "deals": "hs_lastmodifieddate",
     "products": "hs_lastmodifieddate",
     "line_items": "hs_lastmodifieddate",
+    "notes": "hs_lastmodifieddate",
 }
 
 # Properties returned when a request names none (search guide; list/read use the same set).
@@ -44,6 +47,7 @@ DEFAULT_RETURNED: dict[str, list[str]] = {
                  "hs_object_id"],
     "line_items": ["quantity", "amount", "price", "hs_lastmodifieddate", "createdate",
                    "hs_object_id"],
+    "notes": ["hs_timestamp", "hs_lastmodifieddate", "createdate", "hs_object_id"],
 }
 
 # Text properties a search ``query`` looks at (HubSpot searches a fixed set per object).
@@ -53,6 +57,7 @@ QUERY_PROPERTIES: dict[str, list[str]] = {
     "deals": ["dealname", "description"],
     "products": ["name", "description", "hs_sku", "price"],
     "line_items": ["name", "hs_sku", "description"],
+    "notes": ["hs_note_body"],
 }
 
 GROUPS: dict[str, list[tuple[str, str]]] = {
@@ -61,6 +66,7 @@ GROUPS: dict[str, list[tuple[str, str]]] = {
     "deals": [("dealinformation", "Deal information")],
     "products": [("productinformation", "Product information")],
     "line_items": [("lineiteminformation", "Line item information")],
+    "notes": [("noteinformation", "Note information")],
 }
 
 DEFAULT_PIPELINE_ID = "default"
@@ -225,7 +231,23 @@ DEFAULT_PROPERTIES: dict[str, list[tuple]] = {
          {"options": BILLING_FREQUENCIES}),
         *_common("hs_lastmodifieddate"),
     ],
+    # notes guide: hs_timestamp (required), hs_note_body (<= 65,536 characters),
+    # hubspot_owner_id, hs_attachment_ids (";"-separated file ids)
+    "notes": [
+        ("hs_timestamp", "Activity date", *_DT, {}),
+        ("hs_note_body", "Note body", "string", "html", {}),
+        # HubSpot types both as enumerations of owners / files; the sandbox has neither
+        # list, so it keeps them as text and does not check the ids.
+        ("hubspot_owner_id", "Activity assigned to", *_STR, {}),
+        ("hs_attachment_ids", "Attached file IDs", *_STR, {}),
+        *_common("hs_lastmodifieddate"),
+    ],
 }
+
+# Properties a create must set (HubSpot: 400 "Error creating NOTE.  Some required
+# properties were not set." with context.properties, HubSpot/hubspot-api-nodejs#124).
+REQUIRED_ON_CREATE: dict[str, list[str]] = {"notes": ["hs_timestamp"]}
+NOTE_BODY_MAX = 65_536
 
 # Values a line item copies from its product when not given.
 LINE_ITEM_INHERITED = ["name", "price", "description", "hs_sku", "hs_cost_of_goods_sold",
@@ -247,8 +269,16 @@ ASSOCIATION_TYPES: dict[tuple[str, str], list[tuple[int, str | None]]] = {
     ("contacts", "deals"): [(4, None)],
     ("line_items", "deals"): [(20, None)],
     ("deals", "line_items"): [(19, None)],
+    # notes guide's default types: note->contact 202, note->company 190, note->deal 214
+    ("notes", "contacts"): [(202, None)],
+    ("contacts", "notes"): [(201, None)],
+    ("notes", "companies"): [(190, None)],
+    ("companies", "notes"): [(189, None)],
+    ("notes", "deals"): [(214, None)],
+    ("deals", "notes"): [(213, None)],
 }
 # typeId -> inverse typeId
 ASSOCIATION_INVERSE: dict[int, int] = {
     279: 280, 280: 279, 1: 2, 2: 1, 341: 342, 342: 341, 5: 6, 6: 5, 3: 4, 4: 3, 20: 19, 19: 20,
+    202: 201, 201: 202, 190: 189, 189: 190, 214: 213, 213: 214,
 }

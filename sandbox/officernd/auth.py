@@ -21,6 +21,7 @@ RESOURCE_SCOPES = {
     "opportunities": "flex.community.opportunities.read",
     "opportunity-statuses": "flex.community.opportunityStatuses.read",
     "fees": "flex.community.fees.read",
+    "payments": "flex.billing.payments.read",
 }
 #: Every read scope the sandbox grants (the ones it serves plus other documented reads).
 READ_SCOPES = tuple(RESOURCE_SCOPES.values()) + (

@@ -106,6 +106,16 @@ class Mutator:
             if member is None or plan is None:
                 raise ApiError(400, "fees need members and plans")
             return self._fresh(gen.fee(None, member, member.get("location"), plan))
+        if resource == "payments":
+            company = self._pick("companies")
+            if company is None:
+                raise ApiError(400, "payments need companies")
+            numbers = [int(p["number"].split("-")[1]) for p in self._rows("payments")
+                       if str(p.get("number", "")).count("-") == 1
+                       and p["number"].split("-")[1].isdigit()]
+            rec = gen.payment(max(numbers, default=0) + 1, company, [])
+            rec["status"] = "draft"
+            return self._fresh(rec)
         if resource == "plans":
             n = rng.randint(100, 999)
             return {"properties": {}, "_id": self.state.ids.new(to_ms(self.now)),
@@ -172,6 +182,10 @@ class Mutator:
             rec["price"] = rec["discountedPrice"] = round(rng.uniform(50, 900), 2)
         elif resource == "fees":
             rec["quantity"] = rng.randint(1, 9)
+        elif resource == "payments":
+            # a draft is issued; an issued invoice is paid
+            rec["status"] = {"draft": "issued", "issued": "paid"}.get(rec.get("status"),
+                                                                     rec.get("status"))
         elif resource == "locations":
             rec["isOpen"] = not rec.get("isOpen", True)
         elif resource == "opportunity-statuses":

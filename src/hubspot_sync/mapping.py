@@ -43,6 +43,10 @@ ASSOCIATION_TYPES: dict[tuple[str, str], dict[str, int]] = {
     ("contacts", "deals"): {"unlabeled": 4},
     ("line_items", "deals"): {"unlabeled": 20},
     ("deals", "line_items"): {"unlabeled": 19},
+    # timeline notes (HubSpot's notes guide: note->contact 202, ->company 190, ->deal 214)
+    ("notes", "contacts"): {"unlabeled": 202},
+    ("notes", "companies"): {"unlabeled": 190},
+    ("notes", "deals"): {"unlabeled": 214},
 }
 
 HUBSPOT_PROPERTY_TYPES = ("string", "number", "date", "datetime", "enumeration", "bool",
@@ -229,6 +233,56 @@ class ChildSpec(_Model):
         None, description="associationTypeId child -> parent; default HubSpot's unlabeled one")
 
 
+class TimelineTarget(_Model):
+    entity: str = Field(description="the entity whose HubSpot record gets the note")
+    via: str = Field("_id", description="field of the event record holding that record's "
+                                        "source id (_id: the record itself)")
+
+
+class TimelineSpec(_Model):
+    """One kind of event written as a HubSpot note on a record's timeline, once per key
+    (hubspot_sync.steps.timeline_rules has the rules)."""
+
+    event: str = Field(description="name of the event, e.g. signed, terminated, issued")
+    resource: str | None = Field(None, description="OfficeRnD resource the events come from "
+                                                   "(records changed in the run's window); "
+                                                   "default: the entity's own records")
+    when: dict[str, list[Any]] = Field(description="the record is in this state: the event "
+                                                   "has happened")
+    # not "on": YAML 1.1 reads that key as true
+    attach_to: list[TimelineTarget] = Field(min_length=1,
+                                            description="records the note is on")
+    key: str = Field(description="template of the event's key, written once, e.g. "
+                                 "'contract-{_id}:signed'")
+    timestamp: str = Field(description="field with the event's date (the note's hs_timestamp)")
+    title: str = Field(description="template of the note's first line")
+    lines: list[str] = Field(default_factory=list, description="templates of further lines")
+    required: list[str] = Field(default_factory=list,
+                                description="fields an event must have to be written")
+    history_days: int = Field(30, ge=0, description="older events are recorded, not written "
+                                                    "(a first sync does not flood timelines)")
+
+    @field_validator("event")
+    @classmethod
+    def _event_name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError(f"{value!r} must be lower-case letters, digits and _")
+        return value
+
+    @model_validator(mode="after")
+    def _templates(self) -> TimelineSpec:
+        for text in (self.key, self.title, *self.lines):
+            try:
+                list(string.Formatter().parse(text))
+            except ValueError as exc:
+                raise ValueError(f"template {text!r} is not a valid format: {exc}") from exc
+        if "{" not in self.key:
+            raise ValueError(f"key {self.key!r} names no field: every event would share it")
+        if not self.when:
+            raise ValueError("'when' is empty: every record would carry the event")
+        return self
+
+
 class EntityMapping(_Model):
     entity: str
     description: str = ""
@@ -258,6 +312,8 @@ class EntityMapping(_Model):
     depends_on: list[str] = Field(default_factory=list,
                                   description="entities whose records this one associates with")
     tags: list[str] = Field(default_factory=list)
+    timeline: list[TimelineSpec] = Field(default_factory=list,
+                                         description="events written as HubSpot notes")
 
     @field_validator("entity")
     @classmethod
@@ -278,6 +334,10 @@ class EntityMapping(_Model):
         missing = [key for key in self.hubspot.match_on if key not in targets]
         if missing:
             raise ValueError(f"match_on keys must be mapped properties: {', '.join(missing)}")
+        events = [t.event for t in self.timeline]
+        twice = sorted({e for e in events if events.count(e) > 1})
+        if twice:
+            raise ValueError(f"timeline events named twice: {', '.join(twice)}")
         return self
 
     @property
@@ -415,6 +475,9 @@ def _entity_references(mapping: EntityMapping) -> list[tuple[str, str]]:
     refs += [(f"children[{c}].properties[{i}].id_of", p.id_of)
              for c, child in enumerate(mapping.children)
              for i, p in enumerate(child.properties) if p.id_of is not None]
+    refs += [(f"timeline[{t}].attach_to[{i}].entity", target.entity)
+             for t, spec in enumerate(mapping.timeline)
+             for i, target in enumerate(spec.attach_to)]
     return refs
 
 

@@ -40,6 +40,8 @@ def test_entity_dag_shape(dagbag, mapping) -> None:
     assert set(dag.params.keys()) == {"full_refresh", "dry_run", "since", "until"}
     order = ["ensure_properties", "extract_source", "extract_hubspot", "compute_delta",
              "validate", "load", "associate", "report"]
+    if mapping.timeline:  # only an entity with timeline: events has the timeline task
+        order.insert(order.index("report"), "timeline")
     assert set(dag.task_dict) == set(order)
     for upstream, downstream in zip(order[1:-1], order[2:], strict=True):
         assert downstream in dag.task_dict[upstream].downstream_task_ids

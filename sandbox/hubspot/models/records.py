@@ -136,6 +136,16 @@ class RecordsMixin(PropertiesMixin, PipelinesMixin):
                                          f"Product with ID {out['hs_product_id']} does not exist"))
         if problems:
             raise PropertyValuesError(problems)
+        if rec is None:
+            missing = [n for n in schema.REQUIRED_ON_CREATE.get(otype, []) if not out.get(n)]
+            if missing:
+                raise HubSpotError(400, "VALIDATION_ERROR",
+                                   f"Error creating {schema.UPPER[otype]}.  Some required "
+                                   "properties were not set.", context={"properties": missing})
+        if otype == "notes" and len(out.get("hs_note_body") or "") > schema.NOTE_BODY_MAX:
+            raise PropertyValuesError([problem(
+                "hs_note_body", "INVALID_STRING_LENGTH",
+                f"hs_note_body is longer than {schema.NOTE_BODY_MAX} characters")])
         return out
 
 

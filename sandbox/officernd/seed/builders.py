@@ -316,7 +316,10 @@ class RecordBuilder:
             "resourcesTotal": 0,
             "type": weighted(rng, (("new", 75), ("renewal", 15), ("expansion", 10)), 1)[0],
         })
-        return self.audit(rec, created, modified)
+        self.audit(rec, created, modified)
+        if status == "terminated":  # reference: termination {date, comments, reasonKey}
+            rec["termination"] = {"date": rec["modifiedAt"], "comments": None, "reasonKey": None}
+        return rec
 
     def membership(self, plan: dict, company: dict | None, member: dict | None, loc_id: str,
                    contract: dict | None, entry: dict | None) -> dict:
@@ -352,6 +355,32 @@ class RecordBuilder:
             "discountedPrice": price,
             "contract": contract["_id"] if contract else None,
             "source": "contract" if contract else "admin",
+        })
+        return self.audit(rec, created, modified)
+
+    def payment(self, number: int, company: dict, fees: list[dict]) -> dict:
+        """A billing document (OfficeRnD's ``payments``): an invoice (or a credit note) with
+        its number, issue ``date``, ``dueDate``, ``total`` and status."""
+        rng = self.rng
+        created, modified = self.stamps()
+        rec = self.base(created, modified)
+        lines = [f for f in fees if f.get("status") == "approved"][:3]
+        total = round(sum(float(f["price"]) * int(f["quantity"]) for f in lines), 2) \
+            or float(rng.choice((120, 250, 480, 950, 1800)))
+        credit = rng.random() < 0.1
+        issued = self.day(-30, 0)
+        rec.update({
+            "number": f"{'CN' if credit else 'INV'}-{number:05d}",
+            "documentType": "creditNote" if credit else "invoice",
+            "date": fmt_ts(issued),
+            "dueDate": fmt_ts(issued + timedelta(days=14)),
+            "status": rng.choice(("issued", "issued", "paid", "paid", "draft")),
+            "company": company["_id"],
+            "member": None,
+            "location": company.get("location"),
+            "currency": "USD",
+            "total": -total if credit else total,
+            "fees": [f["_id"] for f in lines],
         })
         return self.audit(rec, created, modified)
 

@@ -101,6 +101,7 @@ class _Seeder:
         memberships = self.memberships(plans, members, companies, contracts)
         opportunities = self.opportunities(statuses, companies, members, resources)
         fees = self.fees(plans, members, companies)
+        payments = self.payments(companies, fees)  # last: earlier records keep their draws
         records = {
             "locations": _by_id(locations),
             "plans": _by_id(plans),
@@ -112,6 +113,7 @@ class _Seeder:
             "memberships": memberships,
             "opportunities": opportunities,
             "fees": fees,
+            "payments": payments,
         }
         return Dataset(seed=self.seed, scale=self.scale, anchor=self.anchor, records=records,
                        id_middle=self.ids.middle, id_counter=self.ids.counter)
@@ -338,6 +340,20 @@ class _Seeder:
             opportunities.append(self.gen.opportunity(status, co, mem, resources,
                                                       self.contract_plans))
         return _by_id(opportunities)
+
+    def payments(self, companies: list[dict], fees: dict[str, dict] | list[dict]) -> list[dict]:
+        """Billing documents (invoices, a few credit notes) of companies: n/20 (min 5)."""
+        rng = self.rng
+        fee_list = list(fees.values()) if isinstance(fees, dict) else list(fees)
+        fees_of: dict[str, list[dict]] = {}
+        for fee in fee_list:
+            if fee.get("company"):
+                fees_of.setdefault(fee["company"], []).append(fee)
+        payments = []
+        for k in range(1, max(5, round(self.scale / 20)) + 1):
+            company = rng.choice(companies)
+            payments.append(self.gen.payment(k, company, fees_of.get(company["_id"], [])))
+        return _by_id(payments)
 
     def fees(self, plans: list[dict], members: list[dict],
              companies: list[dict]) -> list[dict]:

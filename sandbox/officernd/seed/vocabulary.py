@@ -13,11 +13,13 @@ RESOURCES = (
     "memberships",
     "opportunities",
     "fees",
+    "payments",
 )
 
 #: Resources whose records carry createdAt / modifiedAt.
 TIMESTAMPED = frozenset(
-    {"companies", "members", "resources", "contracts", "memberships", "opportunities", "fees"}
+    {"companies", "members", "resources", "contracts", "memberships", "opportunities", "fees",
+     "payments"}
 )
 
 # Messy-data shares (of members, companies, contracts, opportunities). Counts are exact:

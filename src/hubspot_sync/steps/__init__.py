@@ -36,6 +36,8 @@ class Step:
     calls_hubspot: bool = False
     network: bool = False  # talks to an API: retried as a task (the pure ones fail fast)
     emits_asset: bool = False  # its output's counts go out as the entity's Asset event
+    # a mapping key that must be non-empty for the step to exist (e.g. "timeline")
+    only_if: str | None = None
 
     def function(self) -> Callable[..., Outputs]:
         module, _, name = self.target.partition(":")
@@ -44,6 +46,11 @@ class Step:
     @property
     def upstream(self) -> tuple[str, ...]:
         return (*self.needs, *self.after)
+
+    def applies_to(self, mapping: EntityMapping) -> bool:
+        """The step exists for this mapping (a step declared ``only_if`` a key it lacks
+        does not: no timeline task for an entity without a ``timeline:``)."""
+        return self.only_if is None or bool(getattr(mapping, self.only_if, None))
 
 
 STEPS: tuple[Step, ...] = (
@@ -70,10 +77,13 @@ STEPS: tuple[Step, ...] = (
     Step("associate", "tasks:associate",
          "Associations v4 for this run's records; targets not yet synced wait for the next.",
          after=("load",), calls_hubspot=True, network=True),
+    Step("timeline", "tasks:timeline",
+         "The mapping's timeline events as HubSpot notes on their records, each written once.",
+         after=("associate",), calls_hubspot=True, network=True, only_if="timeline"),
     Step("report", "tasks:report",
          "Counts to sync_runs, the task log and XCom; an Asset event for the entity.",
          needs=("ensure_properties", "extract_source", "extract_hubspot", "compute_delta",
-                "validate", "load", "associate"), emits_asset=True),
+                "validate", "load", "associate"), after=("timeline",), emits_asset=True),
 )
 STEP_NAMES = tuple(s.name for s in STEPS)
 
@@ -91,7 +101,8 @@ def run_steps(run: EntityRun) -> dict[str, Outputs]:
     """Every step in order, in this process (benchmarks, tests); each step's output."""
     outputs: dict[str, Outputs] = {}
     for step in STEPS:
-        outputs[step.name] = call_step(step, run, outputs)
+        if step.applies_to(run.mapping):
+            outputs[step.name] = call_step(step, run, outputs)
     return outputs
 
 

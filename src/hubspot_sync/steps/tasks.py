@@ -64,5 +64,12 @@ def associate(run: EntityRun) -> dict[str, Any]:
     return _each(run, associate_step.associate)
 
 
+def timeline(run: EntityRun) -> dict[str, Any]:
+    # The entity's own events only (a child has no timeline of its own).
+    from hubspot_sync.steps import timeline as timeline_step
+
+    return {"units": {run.entity: timeline_step.timeline(run)}, "api_calls": run.api_calls()}
+
+
 def report(run: EntityRun, **steps: Output) -> dict[str, Any]:
     return report_step.report(run, steps)

@@ -14,11 +14,12 @@ from hubspot_sync.warehouse.rejects import RejectStore
 from hubspot_sync.warehouse.retention import Retention
 from hubspot_sync.warehouse.runs import RunLog
 from hubspot_sync.warehouse.snapshots import Snapshots
+from hubspot_sync.warehouse.timeline import TimelineStore
 
 
 class Warehouse(RunLog, Snapshots, DeltaStore, RejectStore, IdMapStore,
                 PendingAssociationStore, Retention, AlertStateStore,
-                AssociationLedgerStore):
+                AssociationLedgerStore, TimelineStore):
     """The staging warehouse on one SQLAlchemy URL (SQLite or PostgreSQL).
 
     ``schema`` puts the tables in a PostgreSQL schema (created if missing); ignored on

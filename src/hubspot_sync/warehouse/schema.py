@@ -195,9 +195,29 @@ def build_tables(metadata: MetaData) -> dict[str, Table]:
         Column("value", _JSON),
         Column("updated_at", UTCDateTime, nullable=False),
     )
+    # revision 0009: timeline events written once as HubSpot notes (warehouse/timeline.py)
+    timeline_events = Table(
+        "timeline_events", metadata,
+        Column("entity", KEY, primary_key=True),
+        Column("event_key", KEY, primary_key=True),
+        Column("event", KEY),
+        Column("source_id", KEY),
+        Column("target_object", KEY),
+        Column("target_id", KEY),
+        Column("occurred_at", UTCDateTime),
+        Column("status", String(16), nullable=False),
+        Column("note_id", KEY),
+        Column("reason", Text),
+        Column("attempts", Integer, nullable=False, default=0),
+        Column("first_run_id", KEY, nullable=False),
+        Column("last_run_id", KEY, nullable=False),
+        Column("updated_at", UTCDateTime, nullable=False),
+        Index("ix_timeline_events_entity_status", "entity", "status"),
+    )
     tables = {t.name: t for t in (sync_runs, source_snapshot, hubspot_snapshot, delta, rejects,
                                 reject_events, id_map, load_outcomes, pending_associations,
                                 alert_state)}
+    tables[timeline_events.name] = timeline_events
     # revision 0008: the associations the sync made (warehouse/ledger.py) ...
     association_ledger = Table(
         "association_ledger", metadata,

@@ -18,12 +18,14 @@ def test_every_step_depends_only_on_earlier_ones_and_resolves() -> None:
         assert callable(step.function()), step.name
         seen.add(step.name)
     assert [s.name for s in STEPS][-1] == "report" and STEPS[-1].emits_asset
-    assert set(STEPS[-1].needs) == seen - {"report"}
+    # report waits for the steps only some mappings have (timeline) without their output
+    assert set(STEPS[-1].needs) == seen - {"report", "timeline"}
+    assert set(STEPS[-1].after) == {"timeline"}
 
 
 def test_steps_that_call_hubspot_are_network_steps() -> None:
     assert {s.name for s in STEPS if s.calls_hubspot} == {
-        "ensure_properties", "extract_hubspot", "load", "associate"}
+        "ensure_properties", "extract_hubspot", "load", "associate", "timeline"}
     assert all(s.network for s in STEPS if s.calls_hubspot)
     assert not any(s.network for s in STEPS if s.name in ("compute_delta", "validate"))
 
@@ -40,7 +42,8 @@ def test_run_steps_feeds_each_step_the_outputs_it_needs(monkeypatch) -> None:
     monkeypatch.setattr(Step, "function", lambda self: fake(self.name))
     run = EntityRun(mapping=mapping(), run_id="r")
     outputs = run_steps(run)
-    assert list(outputs) == [s.name for s in STEPS]
+    assert list(outputs) == [s.name for s in STEPS if s.applies_to(run.mapping)]
+    assert "timeline" not in outputs, "a mapping without timeline: has no timeline step"
     assert received["compute_delta"] == {"ensure_properties": {"from": "ensure_properties"},
                                          "extract_hubspot": {"from": "extract_hubspot"}}
     assert received["load"] == {}
