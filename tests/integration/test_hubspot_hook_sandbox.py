@@ -177,6 +177,29 @@ def test_associations_create_read_archive(portal):
     assert read == {contact_ids[0]: [], contact_ids[1]: [], contact_ids[2]: [company_ids[2]]}
 
 
+def test_association_types_and_label_archive(portal):
+    """Typed reads show a primary pair as {1, 279}; archiving the primary label keeps the
+    pair, archiving 150 whole pairs takes two calls of 100 inputs."""
+    hook = _hook(portal)
+    company = hook.batch_upsert("companies", [{"id": "c0", "properties": {"name": "C"}}],
+                                "officernd_id").results[0]["id"]
+    contacts = hook.batch_upsert("contacts", _contacts(150), "officernd_id")
+    contact_ids = sorted(r["id"] for r in contacts.results)
+    hook.associate("contacts", "companies", [(c, company) for c in contact_ids], 1)
+    typed = hook.read_association_types("contacts", "companies", contact_ids[:2])
+    assert typed == {c: {company: [1, 279]} for c in contact_ids[:2]}
+
+    assert hook.archive_association_labels("contacts", "companies",
+                                           [(contact_ids[0], company, 1)]) == 1
+    assert hook.read_association_types("contacts", "companies", contact_ids[:1]) == {
+        contact_ids[0]: {company: [279]}}
+    before = hook.call_count
+    assert hook.archive_associations("contacts", "companies",
+                                     [(c, company) for c in contact_ids]) == 2
+    assert hook.call_count - before == 2
+    assert hook.read_associations("companies", "contacts", [company]) == {company: []}
+
+
 def test_search_and_pipelines(portal):
     hook = _hook(portal)
     hook.batch_upsert("contacts", _contacts(450), "officernd_id")
