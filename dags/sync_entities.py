@@ -41,6 +41,10 @@ PARAMS = {
     "dry_run": Param(False, type="boolean", title="Dry run",
                      description="Stop after validation: the field-by-field plan is kept in the "
                                  "warehouse's delta table and nothing is written to HubSpot."),
+    "confirm_deletes": Param(False, type="boolean", title="Confirm deletes",
+                             description="Go past the delete guard: flag or archive the records "
+                                         "deleted in OfficeRnD or out of the filter even when "
+                                         "they exceed the mapping's max_delete_ratio."),
     "since": Param(None, type=["null", "string"], format="date-time", title="Since",
                    description="Sync records changed at or after this instant (UTC). Empty: the "
                                "run's data interval, or the last successful run's end."),

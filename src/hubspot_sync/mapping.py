@@ -23,6 +23,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from hubspot_sync.lifecycle import LifecycleRules
 from hubspot_sync.transforms import TRANSFORMS
 
 # The project's include/mappings/, or the folder SYNC_MAPPINGS_DIR names.
@@ -283,7 +284,9 @@ class TimelineSpec(_Model):
         return self
 
 
-class EntityMapping(_Model):
+# Deletes and churn (on_source_delete, on_filter_exit, delete_check, flag, the delete guard,
+# recreate_deleted) are inherited from hubspot_sync.lifecycle.
+class EntityMapping(_Model, LifecycleRules):
     entity: str
     description: str = ""
     source: SourceSpec

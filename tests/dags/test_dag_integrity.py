@@ -37,9 +37,12 @@ def test_entity_dag_shape(dagbag, mapping) -> None:
     dag = dagbag.dags[mapping.dag_id]
     assert type(dag.timetable).__name__ == "CronDataIntervalTimetable"
     assert dag.max_active_runs == 1 and not dag.catchup
-    assert set(dag.params.keys()) == {"full_refresh", "dry_run", "since", "until"}
-    order = ["ensure_properties", "extract_source", "extract_hubspot", "compute_delta",
-             "validate", "load", "associate", "report"]
+    assert set(dag.params.keys()) == {"full_refresh", "dry_run", "since", "until",
+                                      "confirm_deletes"}
+    assert dag.params["confirm_deletes"] is False
+    order = ["ensure_properties", "extract_source", "extract_hubspot",
+             "check_hubspot_deletions", "compute_delta", "validate", "deletes", "load",
+             "associate", "report"]
     if mapping.timeline:  # only an entity with timeline: events has the timeline task
         order.insert(order.index("report"), "timeline")
     assert set(dag.task_dict) == set(order)

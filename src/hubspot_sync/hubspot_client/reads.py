@@ -61,11 +61,12 @@ class ObjectReads(HubSpotSession):
 
     def batch_read(self, object_type: str, ids: Iterable[str], properties: Sequence[str],
                    id_property: str | None = None,
-                   progress: Progress | None = None) -> list[dict]:
+                   progress: Progress | None = None, archived: bool = False) -> list[dict]:
         """Records by HubSpot id, or by a unique property (``email`` for contacts, ``domain``
         for companies, ``officernd_id``...), 100 per call. Ids not found are silently absent;
         with ``id_property`` that property is always among the returned properties.
-        ``progress`` counts each call of 100 ids."""
+        ``progress`` counts each call of 100 ids. ``archived``: read archived records only
+        (``?archived=true``: what a person deleted in HubSpot)."""
         wanted = unique_ids(ids)
         props = list(dict.fromkeys(properties))
         if id_property and id_property not in props:
@@ -79,6 +80,7 @@ class ObjectReads(HubSpotSession):
             try:
                 response = self._request("POST", R_BATCH,
                                          {"objectType": object_type, "action": "read"},
+                                         params={"archived": "true"} if archived else None,
                                          json=body_json)
             except HubSpotError as exc:
                 if exc.status != 404:

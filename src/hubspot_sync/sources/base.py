@@ -59,6 +59,12 @@ class Source(ABC):
     def get_many(self, resource: str, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """Records by id (as strings); ids that do not exist are absent from the result."""
 
+    def list_ids(self, resource: str, id_field: str = "_id") -> set[str]:
+        """The ids of every record of ``resource`` that exists now (deletion detection).
+        By default a full read; a source with a cheaper id-only read overrides it."""
+        return {str(r[id_field]) for r in self.extract(resource, None, None, None)
+                if isinstance(r, dict) and r.get(id_field) not in (None, "")}
+
     def close(self) -> None:
         """Release connections (a no-op by default)."""
         return None

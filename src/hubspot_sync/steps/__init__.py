@@ -65,15 +65,24 @@ STEPS: tuple[Step, ...] = (
          "HubSpot's current side of exactly those records (by id property, then match keys).",
          needs=("ensure_properties",), after=("extract_source",), calls_hubspot=True,
          network=True),
+    # Records a person archived, deleted or merged in HubSpot: tombstoned, or merges followed.
+    Step("check_hubspot_deletions", "tasks:check_hubspot_deletions",
+         "Records archived, deleted or merged in HubSpot: tombstones (not re-created); merges "
+         "followed.", needs=("ensure_properties", "extract_hubspot"), calls_hubspot=True,
+         network=True),
     Step("compute_delta", "tasks:compute_delta",
          "Normalise both sides by property type; classify create / update / unchanged / ...",
-         needs=("ensure_properties", "extract_hubspot")),
+         needs=("ensure_properties", "extract_hubspot"), after=("check_hubspot_deletions",)),
     Step("validate", "tasks:validate",
          "Great Expectations on the rows to write; failures quarantined with reasons.",
          needs=("ensure_properties",), after=("compute_delta",)),
+    # Before load: a run the delete guard stops has written nothing.
+    Step("deletes", "tasks:deletes",
+         "Records deleted in OfficeRnD or out of the filter: flag / archive per mapping, "
+         "behind the delete guard.", after=("validate",), calls_hubspot=True, network=True),
     Step("load", "tasks:load",
          "Batched upserts (100 a call) of the validated rows; per-row outcomes; id map.",
-         after=("validate",), calls_hubspot=True, network=True),
+         after=("validate", "deletes"), calls_hubspot=True, network=True),
     Step("associate", "tasks:associate",
          "Associations v4 for this run's records; targets not yet synced wait for the next.",
          after=("load",), calls_hubspot=True, network=True),
@@ -83,7 +92,8 @@ STEPS: tuple[Step, ...] = (
     Step("report", "tasks:report",
          "Counts to sync_runs, the task log and XCom; an Asset event for the entity.",
          needs=("ensure_properties", "extract_source", "extract_hubspot", "compute_delta",
-                "validate", "load", "associate"), after=("timeline",), emits_asset=True),
+                "validate", "load", "associate", "check_hubspot_deletions", "deletes"),
+         after=("timeline",), emits_asset=True),
 )
 STEP_NAMES = tuple(s.name for s in STEPS)
 

@@ -159,7 +159,13 @@ def extract_hubspot(run: EntityRun, definitions: Mapping[str, dict]) -> dict[str
 
     if run.parent is not None and not run.full_refresh:
         found.update(_existing_children(run, wanted_props))
+    dropped: dict[str, str] = {}
     if not (definitions.get(id_property) or {}).get("planned"):
+        if run.full_refresh and run.parent is None:
+            # Pairs the rebuild drops (HubSpot lists no record with their id any more):
+            # check_hubspot_deletions tells a person's delete or merge from the rest.
+            dropped = {s: h for s, h in run.warehouse.id_map(run.entity).items()
+                       if s not in found}
         refresh_id_map(run, found)
 
     owner_of: dict[str, str] = {}
@@ -199,7 +205,8 @@ def extract_hubspot(run: EntityRun, definitions: Mapping[str, dict]) -> dict[str
     return {"found": len(frame),
             "adopted_by_match_key": int((frame["matched_by"] != id_property).sum())
             if len(frame) else 0,
-            "owner_of": owner_of, "match_warnings": warnings, "api_calls": run.api_calls()}
+            "owner_of": owner_of, "match_warnings": warnings, "api_calls": run.api_calls(),
+            "dropped_from_id_map": dropped}
 
 
 def refresh_id_map(run: EntityRun, found: Found) -> int:

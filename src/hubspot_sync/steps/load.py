@@ -14,6 +14,7 @@ from hubspot_sync.records import LOAD_OUTCOME_COLUMNS, LoadOutcome, WriteAction
 from hubspot_sync.steps import lookup_refresh
 from hubspot_sync.steps import rejects as reject_book
 from hubspot_sync.steps.context import EntityRun, StopRun
+from hubspot_sync.steps.hubspot_deletes import MATCHED_BY_HUBSPOT_ID
 from hubspot_sync.steps.rejects import UNEXPECTED_RESULT
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -175,7 +176,8 @@ def load(run: EntityRun) -> dict[str, Any]:
     obj, id_property = mapping.hubspot.object, mapping.hubspot.id_property
     by_id_property = adopted_rows = delta
     if len(delta):
-        adopted = delta["matched_by"].isin(mapping.hubspot.match_on)
+        # Adopted by a match key, or a merge's survivor (written by HubSpot id).
+        adopted = delta["matched_by"].isin([*mapping.hubspot.match_on, MATCHED_BY_HUBSPOT_ID])
         by_id_property, adopted_rows = delta[~adopted], delta[adopted]
     outcomes: list[LoadOutcome] = []
     progress = Progress.batched(f"{run.entity} load", (len(by_id_property), len(adopted_rows)),

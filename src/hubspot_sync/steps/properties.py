@@ -55,6 +55,9 @@ def plan_properties(mapping: EntityMapping, existing: Mapping[str, dict]) -> lis
             wanted.append(prop.property_definition())
     if problems:
         raise ConfigurationError(f"{mapping.entity}: " + "; ".join(problems))
+    flag = mapping.flag_property_definition()  # on_source_delete / on_filter_exit: flag
+    if flag and flag["name"] not in existing and all(d["name"] != flag["name"] for d in wanted):
+        wanted.append(flag)
     return wanted
 
 

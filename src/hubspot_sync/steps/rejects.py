@@ -24,7 +24,8 @@ from hubspot_sync.steps.context import EntityRun
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-LOAD_RULES = ("hubspot_refused", "unexpected_result", "parent_not_synced")
+# (hubspot_deleted: a record a person deleted in HubSpot, held back by its tombstone)
+LOAD_RULES = ("hubspot_refused", "unexpected_result", "parent_not_synced", "hubspot_deleted")
 # load's category for an input whose result is not a write of ours (wrong id property value)
 UNEXPECTED_RESULT = "UNEXPECTED_RESULT"
 # A reject whose record the next run reads again although it did not change, so no change

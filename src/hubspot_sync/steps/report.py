@@ -36,6 +36,15 @@ def report_counts(steps: Mapping[str, Any],
     }
     if loaded.get("archived"):
         counts["archived"] = int(loaded["archived"])
+    # Deletes and churn (steps/deletes.py): tombstoned records are held back like rejects.
+    from hubspot_sync.steps.deletes import lifecycle_report
+
+    life, life_details = lifecycle_report(steps.get("check_hubspot_deletions") or {},
+                                          steps.get("deletes") or {}, dry_run)
+    counts["rejected"] += life.get("tombstoned", 0)
+    if archived := life.pop("archived", 0):
+        counts["archived"] = counts.get("archived", 0) + archived
+    counts.update(life)
     if dry_run:
         counts["planned_creates"] = int(delta.get("create", 0))
         counts["planned_updates"] = int(delta.get("update", 0))
@@ -46,7 +55,7 @@ def report_counts(steps: Mapping[str, Any],
                "warnings": int(delta.get("warnings", 0)),
                "warning_list": list(delta.get("warning_list") or []),
                "pending_associations": associated.get("pending", 0),
-               "associated": associated.get("associated", 0)}
+               "associated": associated.get("associated", 0), **life_details}
     # Associations that followed a changed source link (steps/association_ledger.py).
     details.update({k: associated[k] for k in ("removed_associations", "kept_associations")
                     if associated.get(k)})

@@ -71,5 +71,20 @@ def timeline(run: EntityRun) -> dict[str, Any]:
     return {"units": {run.entity: timeline_step.timeline(run)}, "api_calls": run.api_calls()}
 
 
+def check_hubspot_deletions(run: EntityRun, ensure_properties: Output,
+                            extract_hubspot: Output) -> dict[str, Any]:
+    from hubspot_sync.steps import hubspot_deletes
+
+    return _each(run, lambda unit, props, side: hubspot_deletes.check_hubspot_deletions(
+        unit, _definitions(props), side.get("dropped_from_id_map")),
+        ensure_properties, extract_hubspot)
+
+
+def deletes(run: EntityRun) -> dict[str, Any]:
+    from hubspot_sync.steps import deletes as deletes_step
+
+    return _each(run, deletes_step.deletes)
+
+
 def report(run: EntityRun, **steps: Output) -> dict[str, Any]:
     return report_step.report(run, steps)

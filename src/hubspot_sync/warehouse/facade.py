@@ -10,6 +10,7 @@ from hubspot_sync.warehouse.connection import DEFAULT_CONN_ID, settings_from_air
 from hubspot_sync.warehouse.delta import DeltaStore
 from hubspot_sync.warehouse.id_map import IdMapStore
 from hubspot_sync.warehouse.ledger import AssociationLedgerStore
+from hubspot_sync.warehouse.lifecycle import LifecycleStore
 from hubspot_sync.warehouse.rejects import RejectStore
 from hubspot_sync.warehouse.retention import Retention
 from hubspot_sync.warehouse.runs import RunLog
@@ -19,7 +20,7 @@ from hubspot_sync.warehouse.timeline import TimelineStore
 
 class Warehouse(RunLog, Snapshots, DeltaStore, RejectStore, IdMapStore,
                 PendingAssociationStore, Retention, AlertStateStore,
-                AssociationLedgerStore, TimelineStore):
+                AssociationLedgerStore, TimelineStore, LifecycleStore):
     """The staging warehouse on one SQLAlchemy URL (SQLite or PostgreSQL).
 
     ``schema`` puts the tables in a PostgreSQL schema (created if missing); ignored on

@@ -249,12 +249,50 @@ def build_tables(metadata: MetaData) -> dict[str, Table]:
         Index("ix_lookup_refs_entity_parent", "entity", "parent_source_id"),
     )
     tables.update({t.name: t for t in (association_ledger, lookup_refs)})
+    tables.update(_lifecycle_tables(metadata))
     return tables
+
+
+def _lifecycle_tables(metadata: MetaData) -> dict[str, Table]:
+    """Revision 0007 (deletes and churn, warehouse/lifecycle.py): records a person archived,
+    deleted or merged away in HubSpot (tombstones), what each run flagged or archived for a
+    source delete or a filter exit (source_deletions), when the source was last scanned."""
+    tombstones = Table(
+        "tombstones", metadata,
+        Column("entity", KEY, primary_key=True),
+        Column("source_id", KEY, primary_key=True),
+        Column("hubspot_id", KEY),
+        Column("hubspot_object", KEY),
+        Column("kind", String(16), nullable=False),
+        Column("reason", Text),
+        Column("times_seen", Integer, nullable=False, default=1),
+        Column("first_seen_at", UTCDateTime, nullable=False),
+        Column("last_seen_at", UTCDateTime, nullable=False),
+        Column("first_run_id", KEY, nullable=False),
+        Column("last_run_id", KEY, nullable=False),
+    )
+    source_deletions = _run_keyed(
+        "source_deletions", metadata,
+        Column("source_id", KEY),
+        Column("hubspot_id", KEY),
+        Column("why", String(16), nullable=False),
+        Column("action", String(16), nullable=False),
+        Column("status", String(16), nullable=False),
+        Column("message", Text),
+    )
+    delete_checks = Table(
+        "delete_checks", metadata,
+        Column("entity", KEY, primary_key=True),
+        Column("checked_at", UTCDateTime, nullable=False),
+        Column("run_id", KEY, nullable=False),
+        Column("source_ids", Integer, nullable=False, default=0),
+    )
+    return {t.name: t for t in (tombstones, source_deletions, delete_checks)}
 
 
 # Tables whose rows belong to one (entity, run_id): a rerun of the run replaces them.
 RUN_KEYED_TABLES = ("source_snapshot", "hubspot_snapshot", "delta", "load_outcomes",
-                    "reject_events")
+                    "reject_events", "source_deletions")
 
 # Public column lists of what the writers take and the readers return (DELTA_COLUMNS and
 # LOAD_OUTCOME_COLUMNS come from hubspot_sync.records, the steps' own definition).

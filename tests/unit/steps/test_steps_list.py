@@ -25,7 +25,8 @@ def test_every_step_depends_only_on_earlier_ones_and_resolves() -> None:
 
 def test_steps_that_call_hubspot_are_network_steps() -> None:
     assert {s.name for s in STEPS if s.calls_hubspot} == {
-        "ensure_properties", "extract_hubspot", "load", "associate", "timeline"}
+        "ensure_properties", "extract_hubspot", "load", "associate",
+        "check_hubspot_deletions", "deletes", "timeline"}
     assert all(s.network for s in STEPS if s.calls_hubspot)
     assert not any(s.network for s in STEPS if s.name in ("compute_delta", "validate"))
 

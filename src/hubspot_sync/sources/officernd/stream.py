@@ -182,6 +182,14 @@ class OfficeRnDSource(Source):
                         self._remember(resource, self._body(response, route))
         return {i: cache[i] for i in wanted if i in cache}
 
+    def list_ids(self, resource: str, id_field: str = "_id") -> set[str]:
+        """Every record's id with ``$select=_id`` (50 ids a page, a few bytes each): the
+        cheap scan that finds records deleted in OfficeRnD, which has no deleted-records
+        feed."""
+        return {str(r[id_field]) for r in self._pages(resource, {"$select": id_field},
+                                                      f"{resource} id scan")
+                if isinstance(r, dict) and r.get(id_field) not in (None, "")}
+
     def _remember(self, resource: str, record: Any) -> None:
         if isinstance(record, dict) and record.get("_id") is not None:
             self._cache.setdefault(resource, {})[str(record["_id"])] = record
