@@ -87,6 +87,8 @@ def build_tables(metadata: MetaData) -> dict[str, Table]:
         Column("details", _JSON),
         Index("ix_sync_runs_entity_status_end", "entity", "status", "window_end"),
         Index("ix_sync_runs_started", "started_at"),
+        # revision 0005: the sync-health view reads an entity's runs newest first
+        Index("ix_sync_runs_entity_started", "entity", "started_at"),
     )
     source_snapshot = _run_keyed(
         "source_snapshot", metadata,
@@ -143,6 +145,11 @@ def build_tables(metadata: MetaData) -> dict[str, Table]:
         # revision 0002: the sync-health view counts open rejects by entity and rule
         Index("ix_rejects_entity_rule_resolved", "entity", "rule", "resolved_at"),
     )
+    # revision 0005: open rejects of a rule in id order (the health view's examples and
+    # keyset pages), a partial index holding only the open ones
+    open_only = rejects.c.resolved_at.is_(None)
+    Index("ix_rejects_open_rule_id", rejects.c.entity, rejects.c.rule, rejects.c.id,
+          sqlite_where=open_only, postgresql_where=open_only)
     # One row per (run, reject) sighting: rejects_for_run stays right after later runs.
     reject_events = _run_keyed(
         "reject_events", metadata,
