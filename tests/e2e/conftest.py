@@ -121,6 +121,26 @@ def entity_dags(airflow_db) -> dict:
     return entity_dags()
 
 
+def dag_from_file(name: str) -> Any:
+    """The DAG of ``dags/<name>.py`` (its module-level ``DAG``), loaded by path once."""
+    import importlib.util
+    import sys
+
+    module = sys.modules.get(name)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "dags" / f"{name}.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return module.DAG
+
+
+@pytest.fixture(scope="session")
+def alerts_dag(airflow_db) -> Any:
+    return dag_from_file("sync_alerts")
+
+
 @pytest.fixture
 def sync_env(entity_dags, hubspot_sandbox, officernd_sandbox, warehouse_url) -> Iterator[SyncEnv]:
     from hubspot_sync.warehouse import Warehouse

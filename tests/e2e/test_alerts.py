@@ -6,16 +6,13 @@ reason and links to the DAG run in the Airflow UI."""
 from __future__ import annotations
 
 import email
-import importlib.util
 import json
 import socket
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -23,7 +20,6 @@ import pytest
 
 from tests.e2e.conftest import hold_back_company
 
-ROOT = Path(__file__).resolve().parents[2]
 BASE_URL = "http://airflow.example.test:8080"
 FROM = "airflow-alerts@example.test"
 TO = "data-team@example.test"
@@ -109,19 +105,6 @@ def channels(monkeypatch) -> Iterator[tuple[Inbox, Webhook]]:
         controller.stop()
         hook.server.shutdown()
         hook.server.server_close()
-
-
-@pytest.fixture(scope="module")
-def alerts_dag(airflow_db):
-    name = "sync_alerts"
-    module = sys.modules.get(name)
-    if module is None:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "dags" / f"{name}.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return module.DAG
 
 
 def run_link(dag_id: str, run_id: str) -> str:

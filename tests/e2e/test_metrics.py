@@ -12,6 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.e2e.conftest import hold_back_company
+
 PREFIX = "airflow.hubspot_sync"
 
 
@@ -120,6 +122,23 @@ def test_a_run_emits_its_counts_calls_429s_and_step_durations(sync_env, statsd,
     (run_ms, kind), = got["run.duration"]
     assert kind == "ms" and run_ms >= max(v for k, vs in got.items()
                                           if k.startswith("step.") for v, _ in vs)
+
+
+def test_the_hourly_alerts_gauge_lag_and_open_rejects(sync_env, statsd, alerts_dag) -> None:
+    """sync_alerts gauges each entity's hours since its last successful window end and its
+    open rejects, from the warehouse."""
+    hold_back_company(sync_env.officernd, sync_env.officernd.state.records("companies")[0]["_id"])
+    run = sync_env.run("companies")
+    assert run["state"] == "success" and run["rejected"] >= 1
+
+    alerts = alerts_dag.test(run_conf={"behind_hours": None})
+
+    assert str(getattr(alerts.state, "value", alerts.state)) == "success"
+    got = statsd.metrics(f"{PREFIX}.companies")
+    (lag, kind), = got["behind_hours"]
+    assert kind == "g" and 0 <= lag < 0.1  # the run ended moments ago
+    open_rejects = len(sync_env.warehouse.open_rejects("companies"))
+    assert got["open_rejects"] == [(float(open_rejects), "g")] and open_rejects >= 1
 
 
 def test_a_failed_run_counts_as_failed(sync_env, statsd) -> None:
