@@ -29,7 +29,10 @@ _BASE = """<!doctype html>
  .muted{color:#718096} .ok{color:#276749;font-weight:600} .bad{color:#c53030;font-weight:600}
  .run{color:#2b6cb0;font-weight:600} .warn{color:#b7791f;font-weight:600}
  a{color:#2b6cb0;text-decoration:none} a:hover{text-decoration:underline}
- code{font-size:12px;background:#f7fafc;padding:0 3px} .pager{margin:8px 0}
+ code{font-size:12px;background:#f7fafc;padding:0 3px} .nw{white-space:nowrap}
+ table.runs,table.runs th{font-size:12px} table.runs td,table.runs th{padding:3px 7px}
+ .cols{display:grid;grid-template-columns:minmax(0,3fr) minmax(0,2fr);gap:0 28px}
+ .pager{margin:8px 0}
  .pager a{margin-right:14px} ul.ex{margin:2px 0 0 0;padding-left:18px;font-size:13px}
 </style></head>
 <body>{% block body %}{% endblock %}
@@ -62,7 +65,7 @@ _INDEX = """{% extends "base" %}{% block body %}
  <th class="n">pending associations</th></tr></thead><tbody>
 {% for e in entities %}<tr data-entity="{{ e.entity }}">
  <td><a href="#{{ e.entity }}">{{ e.entity }}</a></td><td>{{ e.dag_id }}</td>
- <td class="watermark">{{ e.watermark|dt }}</td>
+ <td class="watermark nw">{{ e.watermark|dt }}</td>
  <td class="behind">{{ e.behind }}</td>
  <td>{{ e.last_status|status }}</td>
  <td class="n open-rejects">{{ e.open_rejects|num }}</td>
@@ -81,9 +84,11 @@ _INDEX = """{% extends "base" %}{% block body %}
   {% if r.full_refresh %}<span class="muted">full refresh</span>{% endif %}</td>
  <td>{{ r.status|status }}{% if r.error %}<div class="muted">{{ r.failed_step or "" }}:
   {{ r.error }}</div>{% endif %}</td>
- <td>{{ r.started_at|dt }}</td><td>{{ r.window_start|dt }} &rarr; {{ r.window_end|dt }}</td>
+ <td class="nw">{{ r.started_at|dt }}</td>
+ <td class="nw">{{ r.window_start|dt }} &rarr; {{ r.window_end|dt }}</td>
  {% for k in count_keys %}<td class="n {{ k }}">{{ r[k]|num }}</td>{% endfor %}</tr>
 {% endfor %}</tbody></table>
+<div class="cols"><div>
 <h3>Open rejects: {{ e.open_rejects|num }}</h3>
 {% if e.rejects_by_rule %}<table class="rejects"><thead><tr><th>rule</th>
  <th class="n">open</th><th>oldest examples (source id: reason)</th></tr></thead><tbody>
@@ -93,6 +98,7 @@ _INDEX = """{% extends "base" %}{% block body %}
  </ul><a class="all" href="rejects?{{ {'entity': e.entity, 'rule': g.rule}|qs }}">all
  {{ g.open|num }} &rarr;</a></td></tr>
 {% endfor %}</tbody></table>{% else %}<div class="muted">none</div>{% endif %}
+</div><div>
 <h3>Pending associations: {{ e.pending_associations|num }}</h3>
 {% if e.pending_by_target %}<table class="pending"><thead><tr><th>to</th>
  <th class="n">waiting</th></tr></thead><tbody>
@@ -115,6 +121,7 @@ _INDEX = """{% extends "base" %}{% block body %}
 <h3>Two-way conflicts</h3>
 <div class="conflicts">{% if e.conflicts is none %}<span class="muted">not enabled</span>
 {% else %}{{ e.conflicts|num }} open{% endif %}</div>
+</div></div>
 </section>
 {% endfor %}{% endif %}
 {% endblock %}"""
@@ -161,7 +168,11 @@ def _cell(value: Any) -> str:
 
 
 def _run_href(run: dict[str, Any]) -> str:
-    return f"../dags/{quote(str(run['dag_id']), safe='')}/runs/{quote(str(run['run_id']), safe='')}"
+    # As the Airflow UI links runs itself: ':' and '+' of a run id stay as they are (its
+    # router does not decode %3A / %2B back, so an escaped run id is a 404 there).
+    safe = ":+@~"
+    return (f"../dags/{quote(str(run['dag_id']), safe=safe)}"
+            f"/runs/{quote(str(run['run_id']), safe=safe)}")
 
 
 def _env() -> Environment:
