@@ -91,9 +91,10 @@ class LookupSpec(_Model):
     resource: str
     key: str = Field(description="field of the record holding the other record's id")
     refresh: bool = Field(
-        True, description="records follow a change of the fields they read from the looked-up "
-                          "record (a renamed plan renames its line items) on their next run, "
-                          "not only when they change themselves")
+        default=True,
+        description="records follow a change of the fields they read from the looked-up record "
+                    "(a renamed plan renames its line items) on their next run, not only when "
+                    "they change themselves")
 
 
 class HubSpotSpec(_Model):
@@ -207,6 +208,10 @@ class AssociationSpec(_Model):
     via: str = Field(description="source field holding the other record's source id")
     type: Literal["unlabeled", "primary"] = "unlabeled"
     type_id: int | None = Field(None, description="explicit associationTypeId (overrides type)")
+    follow_source: bool = Field(
+        default=True,
+        description="when the record's link changes, the association the sync made to the old "
+                    "target is removed (only pairs in the association ledger)")
 
 
 class ExpectationSpec(_Model):
@@ -312,6 +317,14 @@ class EntityMapping(_Model, LifecycleRules):
     clear_guard_min_records: int = Field(
         20, ge=0, description="the clear guard stops a run only when at least this many "
                               "records would lose the property's value")
+    max_removed_associations_ratio: float = Field(
+        default=0.05, ge=0, le=1,
+        description="a run that would remove more than this share of the associations the sync "
+                    "made for the entity stops before removing any, until a run confirms "
+                    "(confirm_deletes)")
+    association_guard_min_records: int = Field(
+        default=20, ge=0,
+        description="the association removal guard stops a run only from this many removals on")
     depends_on: list[str] = Field(default_factory=list,
                                   description="entities whose records this one associates with")
     tags: list[str] = Field(default_factory=list)

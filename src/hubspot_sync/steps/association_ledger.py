@@ -17,12 +17,18 @@ from typing import TYPE_CHECKING, Any
 from hubspot_sync.mapping import ASSOCIATION_TYPES, association_type_id
 from hubspot_sync.steps import ledger_rules
 from hubspot_sync.steps import rejects as reject_book
-from hubspot_sync.steps.context import EntityRun
+from hubspot_sync.steps.context import EntityRun, StopRun
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 log = logging.getLogger(__name__)
+
+CONFIRM_PARAM = "confirm_deletes"  # the trigger parameter every removal guard honours
+
+
+class AssociationGuardTripped(StopRun):
+    """A run would remove more sync-made associations than the mapping's guard allows."""
 
 
 @dataclass
@@ -65,6 +71,8 @@ def follow_source(run: EntityRun, hubspot: pd.DataFrame, source_rows: list[dict[
 
     links_of: dict[tuple[str, int], list[str]] = {}
     for assoc in mapping.associations:
+        if not assoc.follow_source:
+            continue
         type_id = association_type_id(obj, object_of(assoc.to), assoc.type, assoc.type_id)
         links_of.setdefault((assoc.to, type_id), []).append(assoc.via)
 
@@ -90,6 +98,11 @@ def follow_source(run: EntityRun, hubspot: pd.DataFrame, source_rows: list[dict[
     plan = ledger_rules.plan_removals(
         stale, ledger, current, object_of, base_type,
         {(r["hubspot_id"], r["to_object"], r["to_hubspot_id"]) for r in resolved})
+    stop = ledger_rules.guard_message(run.entity, plan.removed, warehouse.ledger_size(run.entity),
+                                      mapping.max_removed_associations_ratio,
+                                      mapping.association_guard_min_records)
+    if stop and not run.trigger.params.get(CONFIRM_PARAM):
+        raise AssociationGuardTripped(stop)
     for to_object, pairs in sorted(plan.whole.items()):
         follow.calls += run.hook.archive_associations(obj, to_object, sorted(pairs))
     for to_object, triples in sorted(plan.labels.items()):

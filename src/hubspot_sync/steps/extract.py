@@ -123,14 +123,14 @@ def snapshot_rows(run: EntityRun, rows_in: list[tuple[str, dict, dict]], *,
     mapping = run.mapping
     changed_at = mapping.source.changed_at
     rows = []
+    refs = lookup_refresh.references(mapping, [context for _, _, context in rows_in])
     for i, (source_id, record, context) in enumerate(rows_in):
         mapped = map_record(source_id, context, mapping.properties)
         skip = filter_reason(mapping, record) or mapped.skip_reason
         links: dict[str, Any] = {a.via: link(get_path(record, a.via))
                                  for a in mapping.associations if a.via != PARENT_LINK}
-        refs = lookup_refresh.references(mapping, [context])[0]
-        if refs:  # which looked-up records (and their fields) this row used
-            links[lookup_refresh.REFS_KEY] = refs
+        if refs[i]:  # which looked-up records (and their fields) this row used
+            links[lookup_refresh.REFS_KEY] = refs[i]
         if parents is not None:
             links[PARENT_LINK] = parents[i]
             if parent_skips and parent_skips.get(parents[i]):

@@ -138,3 +138,17 @@ def confirmed(pairs: Iterable[Mapping[str, Any]],
             out.append({**{k: v for k, v in p.items() if k != "to_object"},
                         "origin": "confirmed"})
     return out
+
+
+def guard_message(entity: str, removals: int, made: int, ratio: float,
+                  minimum: int) -> str | None:
+    """Why a run must stop before removing associations (None: it may go on): more than
+    ``ratio`` of the ``made`` associations the ledger holds for the entity, and at least
+    ``minimum``. A source that suddenly links nothing (a broken export) trips it."""
+    share = removals / made if made else 1.0
+    if removals < max(minimum, 1) or share <= ratio:
+        return None
+    return (f"{entity}: this run would remove {removals} of the {made} associations the sync "
+            f"made ({share:.1%}, more than max_removed_associations_ratio {ratio:.1%}) because "
+            "their source links changed; nothing was removed. Check the source; if the "
+            "changes are real, trigger a run with confirm_deletes.")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 
 from hubspot_sync.warehouse.base import WarehouseBase
 from hubspot_sync.warehouse.rows import as_int, as_key, batches, now
@@ -72,6 +72,13 @@ class AssociationLedgerStore(WarehouseBase):
                 out += [dict(r) for r in conn.execute(
                     base.where(t.c.source_id.in_(list(chunk))).order_by(t.c.id)).mappings()]
             return out
+
+    def ledger_size(self, entity: str) -> int:
+        """How many associations the ledger holds for ``entity``."""
+        t = self.tables["association_ledger"]
+        with self._connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(t).where(
+                t.c.entity == entity)).scalar_one())
 
     def forget_associations(self, entity: str, keys: Iterable[LedgerKey]) -> int:
         """Drop ledger rows (source_id, to_entity, to_hubspot_id, type_id): the association

@@ -122,3 +122,20 @@ def test_references_digest_only_the_fields_the_mapping_reads() -> None:
     assert refs[0] == refs[1] and refs[0]["plan"][0] == "p1"
     assert refs[2]["plan"] != refs[0]["plan"] and refs[3] == {}
     assert lookup_refresh.references(contracts_mapping(refresh=False), [ctx]) == [{}]
+
+
+def test_the_guard_stops_mass_removals_only() -> None:
+    assert rules.guard_message("members", 19, 20, 0.05, 20) is None  # under the minimum
+    assert rules.guard_message("members", 25, 1000, 0.05, 20) is None  # 2.5 %
+    message = rules.guard_message("members", 60, 300, 0.05, 20)
+    assert message is not None and "60 of the 300" in message and "confirm_deletes" in message
+    assert rules.guard_message("members", 0, 0, 0.05, 0) is None
+
+
+def test_an_association_that_does_not_follow_the_source_is_never_stale() -> None:
+    mapping = EntityMapping.model_validate({
+        "entity": "members", "source": {"system": "officernd", "resource": "members"},
+        "hubspot": {"object": "contacts"}, "properties": [{"from": "email", "to": "email"}],
+        "associations": [{"to": "companies", "via": "company", "follow_source": False}]})
+    assert mapping.associations[0].follow_source is False
+    assert mapping.max_removed_associations_ratio == 0.05
