@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from hubspot_sync.mapping import TimelineSpec
-from hubspot_sync.transforms import get_path, parse_datetime, render_template
+from hubspot_sync.transforms import get_path, parse_datetime, render_template, template_fields
 from hubspot_sync.values import is_blank
 
 KEY_LENGTH = 255
@@ -87,9 +87,13 @@ def check(event: Event, record: Mapping[str, Any],
           spec: TimelineSpec) -> list[tuple[str, str, str]]:
     """Why the event cannot be written, as (rule, field, reason); empty when it can."""
     problems = []
-    if not event.key or "None" in event.key.split(":") or len(event.key) > KEY_LENGTH:
+    blank = [f.split(":")[0] for f in template_fields(spec.key)
+             if is_blank(get_path(record, f.split(":")[0]))]
+    if blank or not event.key or len(event.key) > KEY_LENGTH:
+        what = f"{', '.join(blank)} missing" if blank else "empty or too long"
         problems.append(("timeline_key", "key", f"the key template {spec.key!r} gives "
-                         f"{event.key!r}: empty, with a missing field, or too long"))
+                         f"{event.key!r} ({what}): two events could share it, so none is "
+                         "written"))
     for name in spec.required:
         if is_blank(get_path(record, name)):
             problems.append(("required", name, f"a {spec.event} event needs {name!r}; the "
