@@ -66,12 +66,14 @@ def test_ui_login_dags_docs_trigger_form_and_a_dry_run(cluster) -> None:
         assert "Import Error" not in home, home[:800]
         screenshot(d, "cluster-home")
 
-        # ---- the DAG list: the six sync DAGs
+        # ---- the DAG list: the six sync DAGs (a tall window: every card in one picture)
+        d.set_window_size(1280, 1500)
         d.get(cluster.api_url + "/dags?tags=hubspot-sync")
         text = wait_for(lambda: all(n in body_text(d) for n in SYNC_DAGS) and body_text(d),
                         what="the six sync DAGs in the list")
         assert "broken-mapping" not in text
         screenshot(d, "cluster-dag-list")
+        d.set_window_size(1280, 800)
 
         # ---- a DAG's docs: the mapping table
         d.get(f"{cluster.api_url}/dags/{dag_id}")
