@@ -102,7 +102,9 @@ def test_member_leaving_the_filter_is_handled_per_on_filter_exit(sync_env,
 
 def test_guard_stops_a_run_that_would_archive_30_percent_until_confirmed(sync_env,
                                                                          monkeypatch) -> None:
-    with_mapping(monkeypatch, "members", on_source_delete="archive", delete_check="every_run")
+    # delete_check: daily (the default): a stopped run does not count as the day's check,
+    # and the confirming run checks again whatever the schedule.
+    with_mapping(monkeypatch, "members", on_source_delete="archive")
     ids = synced_members(sync_env)
     gone = sorted(ids)[: round(len(ids) * 0.3)]
     assert len(gone) >= 20
@@ -124,6 +126,7 @@ def test_guard_stops_a_run_that_would_archive_30_percent_until_confirmed(sync_en
     assert len(sync_env.contacts()) == before
     guarded = sync_env.warehouse.read_source_deletions("members", stopped["run_id"])
     assert set(guarded["status"]) == {"guarded"} and len(guarded) == len(gone)
+    assert sync_env.warehouse.last_delete_check("members") is None
 
     confirmed = sync_env.run("members", confirm_deletes=True)
     assert confirmed["state"] == "success"

@@ -53,11 +53,12 @@ class Planned:
 
 
 def check_due(mapping: EntityMapping, full_refresh: bool, last_check: datetime | None,
-              now: datetime) -> bool:
-    """Is the source scanned for deletions in this run (the mapping's ``delete_check``)?"""
+              now: datetime, confirmed: bool = False) -> bool:
+    """Is the source scanned for deletions in this run (the mapping's ``delete_check``)? A
+    run confirming deletes always is (it confirms what a stopped run found)."""
     if mapping.on_source_delete == "ignore":
         return False
-    if full_refresh or mapping.delete_check == "every_run":
+    if full_refresh or confirmed or mapping.delete_check == "every_run":
         return True
     if mapping.delete_check == "full_refresh":
         return False
@@ -130,28 +131,33 @@ def deletes(run: EntityRun) -> dict[str, Any]:
                            "checked_source": False, "delete_list": []}
     if run.parent is not None or not mapping.handles_deletes:
         return out
-    synced = wh.id_map(run.entity)
     snapshot = wh.read_source_snapshot(run.entity, run.run_id).to_dict("records")
+    extracted = {row["source_id"] for row in snapshot}
+    # The whole id map only when the source is scanned; else this run's records' pairs.
+    synced = wh.id_map(run.entity, extracted) if extracted else {}
     candidates = dict.fromkeys(filter_exits(mapping, snapshot, synced), "filter_exit")
     now = datetime.now(UTC)
-    scan_empty = False
-    if check_due(mapping, run.full_refresh, wh.last_delete_check(run.entity), now):
+    scan_empty, scanned, everything = False, None, None
+    confirmed = bool(run.trigger.params.get(CONFIRM_PARAM))
+    if check_due(mapping, run.full_refresh, wh.last_delete_check(run.entity), now, confirmed):
+        everything = synced = wh.id_map(run.entity)
+    # Nothing synced yet (a first run): nothing can have been deleted, no scan.
+    if everything:
         existing = run.source.list_ids(mapping.source.resource or mapping.source.table or "",
                                        mapping.source.id)
-        extracted = {row["source_id"] for row in snapshot}
         gone = set(synced) - existing - extracted - set(candidates)
         candidates.update(dict.fromkeys(gone, "source_delete"))
-        scan_empty = not existing and bool(synced)
+        scan_empty = not existing
         out.update(checked_source=True, source_ids=len(existing))
-        if not run.dry_run:
-            wh.note_delete_check(run.entity, run.run_id, len(existing), now)
+        scanned = len(existing)
     candidates = {s: w for s, w in candidates.items() if mapping.delete_action(w) != "ignore"}
     current = _current(run, [synced[s] for s in candidates]) if candidates else {}
     planned, skipped = plan(mapping, candidates, synced, current)
     out.update(planned=len(planned), skipped=skipped, delete_list=[
         f"{p.source_id}: {p.action} ({p.why.replace('_', ' ')})" for p in planned][:LISTED])
-    stop = guard(mapping, planned, len(synced), scan_empty)
-    confirmed = bool(run.trigger.params.get(CONFIRM_PARAM))
+    total = len(everything) if everything is not None else (
+        len(wh.id_map(run.entity)) if planned else 0)
+    stop = guard(mapping, planned, total, scan_empty)
     if stop and run.dry_run:
         out["delete_guard"] = stop
     elif stop and not confirmed:
@@ -160,10 +166,14 @@ def deletes(run: EntityRun) -> dict[str, Any]:
         flags = sum(p.action == "flag" for p in planned)
         raise DeleteGuardTripped(stop, run.entity, {
             "delete_guard": stop, "would_flag": flags, "would_archive": len(planned) - flags,
-            "synced_records": len(synced)})
+            "synced_records": total})
     elif stop:
         log.warning("%s: delete guard confirmed by %s; going on: %s", run.entity,
                     CONFIRM_PARAM, stop)
+    # Noted only past the guard: after a stop, every run checks again until a person
+    # confirms or the source is right again.
+    if scanned is not None and not run.dry_run:
+        wh.note_delete_check(run.entity, run.run_id, scanned, now)
     if run.dry_run or not planned:
         _record(run, planned, "dry_run" if run.dry_run else "planned", None)
         return {**out, "api_calls": run.api_calls()}

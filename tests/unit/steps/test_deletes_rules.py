@@ -70,6 +70,12 @@ def test_delete_check_schedule(check, full_refresh, last, due) -> None:
     assert deletes.check_due(m, full_refresh, last, NOW) is due
 
 
+def test_a_confirming_run_always_checks() -> None:
+    m = mapping(on_source_delete="archive", delete_check="daily")
+    assert deletes.check_due(m, False, NOW - timedelta(hours=1), NOW, confirmed=True)
+    assert not deletes.check_due(m, False, NOW - timedelta(hours=1), NOW)
+
+
 def test_no_scan_when_source_deletes_are_ignored() -> None:
     m = mapping(on_filter_exit="flag", delete_check="every_run")
     assert deletes.check_due(m, True, None, NOW) is False
