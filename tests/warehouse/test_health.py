@@ -185,8 +185,8 @@ def test_page_links_runs_and_shows_no_rejected_values(wh):
 def test_examples_and_pages_read_an_index_in_id_order(wh):
     """No sort of an entity's open rejects: the oldest three, or page 40, come straight
     off an index in id order (SQLite: an (entity, rule, ...) index, which ends in the
-    rowid; PostgreSQL: the primary key or the partial ix_rejects_open_rule_id of revision
-    0005, whichever its statistics favour)."""
+    rowid; PostgreSQL: its primary key or the partial ix_rejects_open_rule_id of revision
+    0005, as its statistics favour)."""
     wh.start_run("members", "r1")
     wh.record_rejects("members", "r1", [
         {"source_id": f"s{i}", "rule": "email" if i % 3 else "required", "property": "email",

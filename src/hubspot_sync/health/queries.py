@@ -156,15 +156,18 @@ class HealthQueries:
 
     def _keyset(self, t: Table, cols: list[Any], where: list[Any], after: int | None,
                 before: int | None, limit: int) -> Page:
+        """A page of the rows matching ``where``, by id: after ``after``, or ending just
+        before ``before``; plus whether there are rows on either side."""
         size = _limit(limit)
+        up, down = [t.c.id], [t.c.id.desc()]
         q = select(*cols).where(*where)
         backwards = before is not None and after is None
         if backwards:
-            q = q.where(t.c.id < before).order_by(t.c.id.desc())
+            q = q.where(t.c.id < before).order_by(*down)
         else:
             if after is not None:
                 q = q.where(t.c.id > after)
-            q = q.order_by(t.c.id)
+            q = q.order_by(*up)
         with self._conn() as conn:
             rows = [dict(r) for r in conn.execute(q.limit(size + 1)).mappings()]
             more = len(rows) > size
@@ -174,14 +177,15 @@ class HealthQueries:
             if not rows:
                 return Page([])
             first, last = rows[0]["id"], rows[-1]["id"]
-            # Is there a row on the other side of the page? (one indexed probe)
+
+            def exists(*cond: Any, order: list[Any]) -> bool:  # one indexed probe
+                probe = select(t.c.id).where(*where, *cond).order_by(*order).limit(1)
+                return conn.execute(probe).first() is not None
+
             if backwards:
-                after_exists = conn.execute(select(t.c.id).where(*where, t.c.id > last)
-                                            .limit(1)).first() is not None
-                before_exists = more
+                after_exists, before_exists = exists(t.c.id > last, order=up), more
             else:
-                before_exists = after is not None and conn.execute(
-                    select(t.c.id).where(*where, t.c.id < first).limit(1)).first() is not None
+                before_exists = after is not None and exists(t.c.id < first, order=down)
                 after_exists = more
         return Page(rows, next_after=last if after_exists else None,
                     prev_before=first if before_exists else None)
