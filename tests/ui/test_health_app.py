@@ -40,6 +40,14 @@ def warehouse(warehouse_url) -> Iterator[object]:
         wh.start_run(entity, "scheduled__1", window_start=W1 - timedelta(hours=1),
                      window_end=W1)
         wh.finish_run(entity, "scheduled__1", "success", {"extracted": 4, "rejected": 2})
+    wh.add_pending_associations("members", "scheduled__1", [
+        {"source_id": "m7", "to_entity": "companies", "to_source_id": "c1",
+         "reason": "c1 is not synced to HubSpot yet"}])
+    wh.start_run("members", "manual__dry", window_end=W1, dry_run=True)
+    wh.write_delta("members", "manual__dry", [
+        {"source_id": "m8", "hubspot_id": "8", "action": "update", "changed_fields": ["phone"],
+         "before": {"phone": "+44 1"}, "after": {"phone": "+44 2"}}])
+    wh.finish_run("members", "manual__dry", "success", {})
     wh.record_rejects("members", "scheduled__1", [
         {"source_id": f"m{i}", "rule": "email", "property": "email", "value": "x",
          "reason": "not an email address"} for i in range(2)])
@@ -76,6 +84,14 @@ def test_the_ui_cookie_or_a_bearer_token_gets_the_figures(client, warehouse):
     html = client.get("/sync-health/", cookies={"_token": jwt})
     assert html.status_code == 200 and "text/html" in html.headers["content-type"]
     assert 'href="../dags/sync_members/runs/scheduled__1"' in html.text
+    pending = client.get("/sync-health/pending", cookies={"_token": jwt},
+                         params={"entity": "members"})
+    assert pending.status_code == 200 and "c1 is not synced to HubSpot yet" in pending.text
+    plan = client.get("/sync-health/plan", cookies={"_token": jwt}, params={"entity": "members"})
+    assert plan.status_code == 200 and "manual__dry" in plan.text
+    assert "+44 1" in plan.text and "+44 2" in plan.text
+    assert client.get("/sync-health/plan", cookies={"_token": jwt},
+                      params={"entity": "companies"}).status_code == 404
     rejects = client.get("/sync-health/api/rejects", cookies={"_token": jwt},
                          params={"entity": "members", "rule": "email", "limit": 1})
     assert [r["source_id"] for r in rejects.json()["rows"]] == ["m0"]
