@@ -89,6 +89,11 @@ def build_entity_dag(mapping: EntityMapping):
            f"## Property mapping\n\n{mapping.property_table_md()}\n\n"
            f"Rejected records are kept in the warehouse's `rejects` table with their reason; "
            f"more than {mapping.max_rejected_ratio:.0%} rejected fails the run before any write.")
+    if mapping.timeline:  # what the timeline task writes, for the data team in the UI
+        doc += (f"\n\n## Timeline notes\n\n{mapping.timeline_table_md()}\n\nEach event is "
+                "written once as a HubSpot note (its key is kept in the warehouse's "
+                "`timeline_events` table and ends the note's body); a bad event is rejected "
+                f"with its reason under `{mapping.entity}_timeline` in `rejects`.")
 
     @dag(
         dag_id=mapping.dag_id,

@@ -386,6 +386,20 @@ class EntityMapping(_Model, LifecycleRules):
         """The value of the HubSpot id property for a source id."""
         return f"{self.hubspot.id_prefix}{source_id}"
 
+    def timeline_table_md(self) -> str:
+        """The timeline events as a Markdown table (the DAG's doc_md)."""
+        rows = ["| event | when | note on | key (written once) | date |",
+                "|---|---|---|---|---|"]
+        for spec in self.timeline:
+            when = ", ".join(f"{k} in {v}" for k, v in spec.when.items())
+            source = f" of `{spec.resource}`" if spec.resource else ""
+            on = ", ".join(t.entity if t.via == "_id" else f"{t.entity} (`{t.via}`)"
+                           for t in spec.attach_to)
+            rows.append(f"| {spec.event}{source} | {when} | {on} | `{spec.key}` | "
+                        f"`{spec.timestamp}` (older than {spec.history_days} days: not "
+                        "written) |")
+        return "\n".join(rows)
+
     def property_table_md(self) -> str:
         """The property mapping as a Markdown table (the DAG's doc_md)."""
         rows = ["| OfficeRnD | HubSpot | transform | ownership | checks |",
