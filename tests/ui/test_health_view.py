@@ -11,6 +11,7 @@ screenshots/.
 from __future__ import annotations
 
 import base64
+import os
 import time
 from collections import Counter
 from pathlib import Path
@@ -18,7 +19,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from tests.browser_support import chrome, screenshot
+from tests.browser_support import SCREENSHOTS, chrome, screenshot
 from tests.e2e.conftest import hold_back_company
 from tests.ui.airflow_server import airflow_api_server
 
@@ -79,14 +80,16 @@ def log_in(driver, server) -> None:
 
 
 def readme_image(driver, path: Path) -> None:
-    """A small PNG of the view for the README: the top of the page at 60 %."""
+    """A small PNG of the view for the README: the top of the page at 60 %, saved under
+    screenshots/, and as docs/images/sync-health.png with SYNC_UPDATE_README_IMAGE=1."""
     png = driver.execute_cdp_cmd("Page.captureScreenshot", {
         "format": "png", "captureBeyondViewport": False,
         "clip": {"x": 0, "y": 0, "width": 1280, "height": 1150, "scale": 0.6}})
     data = base64.b64decode(png["data"])
     assert len(data) < 150_000, f"{len(data)} bytes"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+    (SCREENSHOTS / "sync-health-small.png").write_bytes(data)
+    if os.environ.get("SYNC_UPDATE_README_IMAGE") == "1":
+        path.write_bytes(data)
 
 
 def test_sync_health_in_the_airflow_ui(sync_env, airflow_db, tmp_path):
