@@ -27,6 +27,9 @@ def add_run(wh, entity: str, run_id: str, days_ago: float, status: str = "succes
     wh.write_hubspot_snapshot(entity, run_id, [{"source_id": s} for s in ids])
     wh.write_delta(entity, run_id, [{"source_id": s, "action": "create"} for s in ids])
     wh.write_load_outcomes(entity, run_id, [{"source_id": s, "status": "ok"} for s in ids])
+    wh.write_source_deletions(entity, run_id, [{"source_id": s, "why": "source_delete",
+                                                "action": "flag", "status": "written"}
+                                               for s in ids])
     if status != "running":
         wh.finish_run(entity, run_id, status)
     at(wh, "sync_runs", [entity, run_id], started_at=NOW - timedelta(days=days_ago),
@@ -71,13 +74,14 @@ def test_old_rows_go_and_protected_runs_stay(history):
     wh = history
     summary = prune_warehouse(wh, POLICY, now=NOW)
     assert summary["rows"] == {"source_snapshot": 12, "hubspot_snapshot": 12, "delta": 12,
-                               "load_outcomes": 12, "reject_events": 2, "rejects": 1,
+                               "load_outcomes": 12, "source_deletions": 12,
+                               "reject_events": 2, "rejects": 1,
                                "sync_runs": 1}
     for run_id in ("ancient", "old", "failed", "twenty"):
         assert rows_of(wh, "members", run_id) == 0
-    assert rows_of(wh, "members", "recent") == 12
-    assert rows_of(wh, "companies", "only") == 12  # the entity's latest successful run
-    assert rows_of(wh, "companies", "stuck") == 12  # still running
+    assert rows_of(wh, "members", "recent") == 15
+    assert rows_of(wh, "companies", "only") == 15  # the entity's latest successful run
+    assert rows_of(wh, "companies", "stuck") == 15  # still running
     # Open reject with its sighting stays; resolved 40 days ago goes with its sighting;
     # resolved 5 days ago stays, its sighting in a pruned run goes.
     open_ = wh.open_rejects("members")
@@ -116,7 +120,7 @@ def test_watermark_run_is_kept_after_a_newer_dry_run(wh):
     add_run(wh, "plans", "real", 40)
     add_run(wh, "plans", "dry", 20, dry_run=True)
     prune_warehouse(wh, POLICY, now=NOW)
-    assert rows_of(wh, "plans", "real") == 12 and rows_of(wh, "plans", "dry") == 12
+    assert rows_of(wh, "plans", "real") == 15 and rows_of(wh, "plans", "dry") == 15
     assert wh.last_successful_window_end("plans") is not None
 
 
