@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import requests
@@ -76,12 +77,19 @@ def redis_reason(url: str = REDIS_URL) -> str | None:
         return f"Redis not reachable at {url}: {type(exc).__name__}: {str(exc)[:120]}"
 
 
-def free_redis_db() -> int:
-    """A Redis database number with no keys (the cluster's own broker queue)."""
+def redis_db_client(db: int) -> Any:
+    """A client of database ``db`` on REDIS_URL's server (from_url's own db argument would
+    lose to the URL's path, so the path is replaced)."""
     import redis
 
+    parts = urlsplit(REDIS_URL)
+    return redis.Redis.from_url(urlunsplit(parts._replace(path=f"/{db}")))
+
+
+def free_redis_db() -> int:
+    """A Redis database number with no keys (the cluster's own broker queue)."""
     for db in range(15, 1, -1):
-        client = redis.Redis.from_url(REDIS_URL, db=db)
+        client = redis_db_client(db)
         try:
             if client.dbsize() == 0:
                 return db
@@ -255,8 +263,6 @@ def cluster(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
             pytest.fail(f"REQUIRE_REDIS/REQUIRE_POSTGRES=1 (this machine kind serves Redis "
                         f"too) but {reason}")
         pytest.skip(reason)
-    import redis
-
     base = tmp_path_factory.mktemp("cluster")
     run_dir, home = base / "run", base / "home"
     home.mkdir()
@@ -308,7 +314,8 @@ def cluster(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         try:
             _drop_databases(settings)
         finally:
-            client = redis.Redis.from_url(REDIS_URL, db=redis_db)
+            client = redis_db_client(redis_db)
+            assert client.connection_pool.connection_kwargs["db"] == redis_db
             client.flushdb()
             client.close()
         assert not left, f"processes left running after cluster.sh stop: {left}"
