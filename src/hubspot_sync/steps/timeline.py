@@ -28,9 +28,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hubspot_sync.hubspot_client.notes import create_notes, find_keyed_notes, note_body
-from hubspot_sync.mapping import MappingError, TimelineSpec, association_type_id
+from hubspot_sync.mapping import MappingError, association_type_id
 from hubspot_sync.steps import timeline_rules as rules
 from hubspot_sync.steps.context import ConfigurationError, EntityRun
+from hubspot_sync.timeline_spec import TimelineSpec
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from hubspot_sync.mapping import TimelineSpec
+from hubspot_sync.timeline_spec import TimelineSpec
 from hubspot_sync.transforms import get_path, parse_datetime, render_template, template_fields
 from hubspot_sync.values import is_blank
 

@@ -10,8 +10,9 @@ import pytest
 from pydantic import ValidationError
 
 from hubspot_sync.hubspot_client.notes import body_key, key_line, note_body
-from hubspot_sync.mapping import TimelineSpec, load_mapping
+from hubspot_sync.mapping import load_mapping
 from hubspot_sync.steps import timeline_rules as rules
+from hubspot_sync.timeline_spec import TimelineSpec
 
 from .conftest import mapping
 
