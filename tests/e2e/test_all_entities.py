@@ -324,7 +324,8 @@ def test_changes_write_only_the_changed_records_and_line_items(sync_env) -> None
     contract_ids = sorted(sync_env.warehouse.id_map("contracts"))
     opportunity_ids = sorted(sync_env.warehouse.id_map("opportunities"))
     plans, contracts = by_id(sb.state.records("plans")), by_id(sb.state.records("contracts"))
-    # Contracts that reference the changed plans would not change themselves: pick others.
+    # Contracts that reference the changed plans do not change themselves; those using the
+    # renamed plan are read again for their line items' names (the plans lookup's refresh).
     sb.patch_record("plans", plan_ids[0], {"price": 1234.5})
     sb.patch_record("plans", plan_ids[1], {"name": "Renamed plan"})
     sb.patch_record("resources", resource_ids[0], {"price": 77.25})
@@ -353,15 +354,20 @@ def test_changes_write_only_the_changed_records_and_line_items(sync_env) -> None
     assert updates("resources", runs["resources"]) == {resource_ids[0]: {"price"},
                                                        resource_ids[1]: {"name"}}
     assert runs["resources"]["write_calls"] == 1
-    assert runs["contracts"]["extracted"] == 2
+    renamed_users = {c for c in contract_ids
+                     if any(e["id"] == plan_ids[1] for e in contracts[c]["plans"])}
+    reread = {contract_ids[0], repriced} | renamed_users
+    assert runs["contracts"]["extracted"] == len(reread)
     assert updates("contracts", runs["contracts"]) == {contract_ids[0]: {"contract_end_date"},
                                                        repriced: {"amount"}}
     item_run = sync_env.warehouse.get_run("contracts_line_items",
                                           runs["contracts"]["dag_run"].run_id)
-    assert item_run["extracted"] == len(contracts[contract_ids[0]]["plans"]) + len(entries)
-    assert updates("contracts_line_items", runs["contracts"]) == {
-        f"{repriced}:{entries[0]['id']}": {"price"}}
-    assert item_run["created"] == 0 and item_run["updated"] == 1
+    assert item_run["extracted"] == sum(len(contracts[c]["plans"]) for c in reread)
+    expected_items: dict[str, set] = {f"{repriced}:{entries[0]['id']}": {"price"}}
+    for c in renamed_users:
+        expected_items.setdefault(f"{c}:{plan_ids[1]}", set()).add("name")
+    assert updates("contracts_line_items", runs["contracts"]) == expected_items
+    assert item_run["created"] == 0 and item_run["updated"] == len(expected_items)
     # One upsert for the two deals, one for the line item; the associations are all there.
     assert runs["contracts"]["write_calls"] == 2, runs["contracts"]["routes"]
     assert runs["contracts"]["routes"]["/crm/v3/objects/{objectType}/batch/upsert"] == 2
