@@ -5,7 +5,7 @@ rows keyed by (entity, run_id)."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -14,7 +14,15 @@ from sqlalchemy.engine import Connection
 
 from hubspot_sync.warehouse import migrate
 from hubspot_sync.warehouse.connection import make_engine
-from hubspot_sync.warehouse.rows import CONVERTERS, Rows, batches, columns_of, frame, utc_list
+from hubspot_sync.warehouse.rows import (
+    CONVERTERS,
+    Rows,
+    as_key,
+    batches,
+    columns_of,
+    frame,
+    utc_list,
+)
 from hubspot_sync.warehouse.schema import build_tables
 
 
@@ -79,6 +87,18 @@ class WarehouseBase:
     def _forget_run(self, conn: Connection, entity: str, run_id: str) -> None:
         """Drop what a run wrote, before it runs again. Each table owner extends this for
         its own tables and calls super(); this end of the chain owns no table."""
+
+    def _delete_records(self, table: str, entity: str, source_ids: Iterable[Any]) -> int:
+        """Delete the rows of ``table`` for these source ids of ``entity`` (chunked, so a
+        long id list stays under the databases' bound-parameter limits)."""
+        ids = sorted({k for k in (as_key(s) for s in source_ids) if k is not None})
+        t = self.tables[table]
+        n = 0
+        with self._begin() as conn:
+            for chunk in batches(ids):
+                n += conn.execute(delete(t).where(t.c.entity == entity,
+                                                  t.c.source_id.in_(list(chunk)))).rowcount
+        return n
 
     # ----------------------------------------------------------------- run-keyed rows
 

@@ -97,14 +97,7 @@ class IdMapStore(WarehouseBase):
     def drop_id_map(self, entity: str, source_ids: Iterable[Any]) -> int:
         """Forget these source ids' pairs (their HubSpot record was archived, by the sync
         or by a person): the id map holds the records the sync keeps in step."""
-        ids = sorted({k for k in (as_key(s) for s in source_ids) if k is not None})
-        t = self.tables["id_map"]
-        n = 0
-        with self._begin() as conn:
-            for chunk in batches(ids):
-                n += conn.execute(delete(t).where(t.c.entity == entity,
-                                                  t.c.source_id.in_(list(chunk)))).rowcount
-        return n
+        return self._delete_records("id_map", entity, source_ids)
 
     def id_map(self, entity: str, source_ids: Iterable[Any] | None = None) -> dict[str, str]:
         """source_id -> hubspot_id for ``entity`` (all, or just these source ids)."""

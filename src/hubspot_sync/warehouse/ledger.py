@@ -100,14 +100,7 @@ class AssociationLedgerStore(WarehouseBase):
     def forget_records_associations(self, entity: str, source_ids: Iterable[Any]) -> int:
         """Drop every ledger row of these records (archived: their associations went with
         them)."""
-        ids = sorted({k for k in (as_key(s) for s in source_ids) if k is not None})
-        t = self.tables["association_ledger"]
-        n = 0
-        with self._begin() as conn:
-            for chunk in batches(ids):
-                n += conn.execute(delete(t).where(t.c.entity == entity,
-                                                  t.c.source_id.in_(list(chunk)))).rowcount
-        return n
+        return self._delete_records("association_ledger", entity, source_ids)
 
     # ------------------------------------------------------------------ lookup refs
 

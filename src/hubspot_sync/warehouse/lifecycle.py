@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 
 from hubspot_sync.warehouse.base import WarehouseBase
@@ -77,14 +77,7 @@ class LifecycleStore(WarehouseBase):
 
     def clear_tombstones(self, entity: str, source_ids: Iterable[Any]) -> int:
         """Forget tombstones (the mapping now re-creates deleted records)."""
-        ids = sorted({k for k in (as_key(s) for s in source_ids) if k is not None})
-        t = self.tables["tombstones"]
-        n = 0
-        with self._begin() as conn:
-            for chunk in batches(ids):
-                n += conn.execute(delete(t).where(t.c.entity == entity,
-                                                  t.c.source_id.in_(list(chunk)))).rowcount
-        return n
+        return self._delete_records("tombstones", entity, source_ids)
 
     # ------------------------------------------------------------------ source deletions
 
