@@ -227,8 +227,11 @@ def with_lookups(source: Source, records: list[dict], lookups: Mapping[str, Any]
     out = []
     for record in records:
         context = dict(record)
+        keys = dict(record.get(lookup_refresh.JOIN_KEYS) or {})
         for name, spec in lookups.items():
             key = get_path(record, spec.key)
             context[name] = joined[name].get(str(key)) if key else None
+            keys[name] = None if key in (None, "") else str(key)
+        context[lookup_refresh.JOIN_KEYS] = keys
         out.append(context)
     return out

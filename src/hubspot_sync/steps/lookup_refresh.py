@@ -27,6 +27,9 @@ from hubspot_sync.transforms import get_path, template_fields
 log = logging.getLogger(__name__)
 
 REFS_KEY = "_lookups"  # snapshot links: {lookup name: [looked-up id, digest]}
+# A record's context keeps the ids it joined its lookups on: a lookup named as its key field
+# (``company: {key: company}``) replaces the id with the looked-up record itself.
+JOIN_KEYS = "_lookup_keys"
 
 
 def lookup_fields(mapping: EntityMapping, name: str) -> list[str]:
@@ -66,11 +69,22 @@ def references(mapping: EntityMapping, contexts: Iterable[Mapping[str, Any]]) ->
     for context in contexts:
         refs = {}
         for name, fields in follow.items():
-            key = get_path(context, mapping.lookups[name].key)
-            if key not in (None, ""):
+            key = joined_key(context, name, mapping.lookups[name].key)
+            if key is not None:
                 refs[name] = [str(key), digest(context.get(name), fields)]
         out.append(refs)
     return out
+
+
+def joined_key(context: Mapping[str, Any], name: str, key_path: str) -> str | None:
+    """The id lookup ``name`` was joined on: kept by the join, else read from the context
+    (a joined record in its place gives its ``_id``)."""
+    joined = context.get(JOIN_KEYS)
+    key = joined.get(name) if isinstance(joined, Mapping) and name in joined else get_path(
+        context, key_path)
+    if isinstance(key, Mapping):
+        key = key.get("_id")
+    return None if key in (None, "") else str(key)
 
 
 def changed_records(run: EntityRun, window: RunWindow) -> set[str]:

@@ -124,6 +124,34 @@ def test_references_digest_only_the_fields_the_mapping_reads() -> None:
     assert lookup_refresh.references(contracts_mapping(refresh=False), [ctx]) == [{}]
 
 
+def test_a_lookup_named_as_its_key_field_references_the_id_not_the_record() -> None:
+    """``company: {key: company}`` puts the company record where its id was: the reference
+    must still be the id (a dict here overflowed lookup_refs.lookup_id on PostgreSQL and
+    never matched a changed company)."""
+    from hubspot_sync.steps.extract import with_lookups
+
+    class Companies:
+        def get_many(self, resource: str, ids: list[str]) -> dict[str, dict]:
+            assert resource == "companies"
+            return {i: {"_id": i, "name": f"Company {i}"} for i in ids}
+
+    mapping = EntityMapping.model_validate({
+        "entity": "contracts",
+        "source": {"system": "officernd", "resource": "contracts"},
+        "lookups": {"company": {"resource": "companies", "key": "company"}},
+        "hubspot": {"object": "deals"},
+        "properties": [{"template": "{company.name} {number}", "to": "dealname"}]})
+    contexts = with_lookups(Companies(), [{"_id": "k1", "company": "co1", "number": "7"},
+                                          {"_id": "k2", "company": None, "number": "8"}],
+                            mapping.lookups)
+    assert contexts[0]["company"]["name"] == "Company co1"
+    refs = lookup_refresh.references(mapping, contexts)
+    assert refs[0]["company"][0] == "co1" and refs[1] == {}
+    # Without the kept join keys (a context built elsewhere), the record's _id is used.
+    bare = {k: v for k, v in contexts[0].items() if k != lookup_refresh.JOIN_KEYS}
+    assert lookup_refresh.references(mapping, [bare])[0]["company"][0] == "co1"
+
+
 def test_the_guard_stops_mass_removals_only() -> None:
     assert rules.guard_message("members", 19, 20, 0.05, 20) is None  # under the minimum
     assert rules.guard_message("members", 25, 1000, 0.05, 20) is None  # 2.5 %
