@@ -54,8 +54,11 @@ lint: $(STAMP)
 
 # The whole suite: lint, unit, sandbox contract, DAG integrity and end-to-end tests.
 # pytest exits 5 when it collects nothing, which fails this target (and CI) loudly.
+# PYTEST_WORKERS processes (pytest-xdist); tests sharing one expensive fixture (the
+# cluster) are grouped onto one worker. PYTEST_WORKERS=0 runs in this process.
+PYTEST_WORKERS ?= 2
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 # Both sandboxes in the background (pid and log files under .run/); idempotent.
 sandbox: $(STAMP)

@@ -19,7 +19,8 @@ import pytest
 import requests
 
 # One cluster for the module: its start and the first sync count towards the first test.
-pytestmark = [pytest.mark.cluster, pytest.mark.timeout(1200)]
+# One cluster for both files (a session fixture): keep them on one xdist worker.
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(1200), pytest.mark.xdist_group("cluster")]
 
 ENTITY_DAGS = ["sync_companies", "sync_members", "sync_plans", "sync_resources",
                "sync_contracts", "sync_opportunities"]

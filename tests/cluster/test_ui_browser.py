@@ -15,7 +15,8 @@ import pytest
 
 from tests.browser_support import chrome, screenshot
 
-pytestmark = [pytest.mark.cluster, pytest.mark.timeout(1200)]
+# One cluster for both files (a session fixture): keep them on one xdist worker.
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(1200), pytest.mark.xdist_group("cluster")]
 
 SYNC_DAGS = ["sync_companies", "sync_contracts", "sync_members", "sync_opportunities",
              "sync_plans", "sync_resources"]
