@@ -3,7 +3,6 @@ prunes the warehouse's old rows and old Data Docs and runs Airflow's metadata cl
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 from datetime import UTC, datetime, timedelta
@@ -11,23 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.conftest import dag_from_file
 from tests.integration.test_data_docs_retention import run_folder
 from tests.warehouse.test_retention import add_run, at
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def maintenance_dag(airflow_db):
-    name = "sync_maintenance"
-    module = sys.modules.get(name)
-    if module is None:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "dags" / f"{name}.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return module.DAG
+    return dag_from_file("sync_maintenance")
 
 
 @pytest.fixture
