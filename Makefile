@@ -54,11 +54,13 @@ lint: $(STAMP)
 
 # The whole suite: lint, unit, sandbox contract, DAG integrity and end-to-end tests.
 # pytest exits 5 when it collects nothing, which fails this target (and CI) loudly.
-# PYTEST_WORKERS processes (pytest-xdist); tests sharing one expensive fixture (the
-# cluster) are grouped onto one worker. PYTEST_WORKERS=0 runs in this process.
+# Everything but the distributed deployment on PYTEST_WORKERS processes (pytest-xdist;
+# PYTEST_WORKERS=0 runs in this process), then the deployment's tests on their own: they
+# start a whole Airflow cluster (seven processes) and must not share the 2 cores with it.
 PYTEST_WORKERS ?= 2
 test: lint
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -m "not cluster"
+	$(BIN)/python -m pytest -m cluster tests/cluster
 
 # Both sandboxes in the background (pid and log files under .run/); idempotent.
 sandbox: $(STAMP)
