@@ -4,12 +4,13 @@ on the shared :class:`~hubspot_sync.hubspot_client.session.HubSpotSession` trans
 from __future__ import annotations
 
 from hubspot_sync.hubspot_client.associations import Associations
+from hubspot_sync.hubspot_client.changes import ObjectChanges
 from hubspot_sync.hubspot_client.reads import ObjectReads
 from hubspot_sync.hubspot_client.schema import Schema
 from hubspot_sync.hubspot_client.writes import ObjectWrites
 
 
-class HubSpotHook(ObjectReads, ObjectWrites, Schema, Associations):
+class HubSpotHook(ObjectChanges, ObjectReads, ObjectWrites, Schema, Associations):
     """HubSpot CRM API client on the ``hubspot_default`` HTTP connection (see
     :class:`~hubspot_sync.hubspot_client.session.HubSpotSession` for the parameters)."""
 
