@@ -51,7 +51,7 @@ class OfficeRnDHttp:
 
     def attempt(self, method: str, url: str, key: tuple[str, str], n: int, *,
                 params: dict[str, Any] | None = None, data: dict[str, str] | None = None,
-                token: str | None = None) -> requests.Response | Retry:
+                token: str | None = None, json: Any = None) -> requests.Response | Retry:
         """One counted send: the response, or a Retry the caller hands to the retrier."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
 
@@ -59,7 +59,8 @@ class OfficeRnDHttp:
             with self._lock:
                 self.calls[key] += 1
             return self._get_session().request(method, url, params=params, data=data,
-                                               headers=headers, timeout=self.timeout)
+                                               json=json, headers=headers,
+                                               timeout=self.timeout)
 
         return self.retrier.attempt(send, self.retry_wait, n)
 
