@@ -28,9 +28,11 @@ class OfficeRnDSandbox(ServedSandbox):
                  anchor: datetime | None = None, client_id: str = "sandbox-client",
                  client_secret: str = "sandbox-secret", org: str = "sandbox",
                  rate_limit: int = 400, token_rate_limit: int = 5,
-                 state_file: str | Path | None = None, host: str = "127.0.0.1") -> None:
+                 state_file: str | Path | None = None, host: str = "127.0.0.1",
+                 write_access: bool = True) -> None:
         self.state = State(seed=seed, scale=scale, anchor=anchor, client_id=client_id,
-                           client_secret=client_secret, org=org, state_file=state_file)
+                           client_secret=client_secret, org=org, state_file=state_file,
+                           write_access=write_access)
         self.limits = Limits(rate_limit=rate_limit, token_rate_limit=token_rate_limit)
         self.faults = Faults()
         self.app = create_app(self.state, self.limits, self.faults)
@@ -79,6 +81,14 @@ class OfficeRnDSandbox(ServedSandbox):
 
     def insert_record(self, resource: str, fields: dict[str, Any]) -> dict:
         return self.state.insert_record(resource, fields)
+
+    def user_edit(self, resource: str, rid: str, fields: dict[str, Any]) -> dict:
+        """Change a record as a person in the OfficeRnD UI would (stamps ``modifiedAt``)."""
+        return self.state.patch_record(resource, rid, fields)
+
+    def write_counts(self) -> dict[str, dict[str, int]]:
+        """API writes by resource: ``{"members": {"created": n, "updated": n, "refused": n}}``."""
+        return {r: dict(c) for r, c in self.state.write_counts.items()}
 
     def insert_raw(self, resource: str, records: list[dict]) -> list[str]:
         """Store records exactly as given (malformed data); returns their keys."""

@@ -91,6 +91,15 @@ def create_app(state: State, limits: Limits, faults: Faults) -> FastAPI:
         state.coll(resource)
         state.auth.authorize(token, resource)
 
+    def guarded_write(request: Request, slug: str, resource: str, action: str) -> None:
+        token = state.auth.authenticate(request.headers.get("authorization"))
+        retry = limits.reads.hit()  # v2 limits "read and write operations" alike
+        if retry is not None:
+            raise ApiError(429, TOO_MANY, headers={"Retry-After": str(retry)})
+        state.check_org(slug)
+        state.check_writable(resource, request.method)
+        state.auth.authorize(token, resource, action)
+
     # ---------------------------------------------------------------- OAuth
     @app.post("/oauth/token")
     async def token(request: Request) -> Response:
@@ -126,6 +135,23 @@ def create_app(state: State, limits: Limits, faults: Faults) -> FastAPI:
         guarded_read(request, slug, "resources")
         state.get("resources", rid)
         return _json({"_id": rid, "status": "available", "ownStatus": "available"})
+
+    # ---------------------------------------------------------------- writes
+    @app.post(API + "/{resource}")
+    async def create_record(request: Request, slug: str, resource: str) -> Response:
+        guarded_write(request, slug, resource, "create")
+        return _json(state.api_create(resource, await _body_json(request)), 201)
+
+    @app.put(API + "/{resource}/{rid}")
+    async def put_record(request: Request, slug: str, resource: str, rid: str) -> Response:
+        guarded_write(request, slug, resource, "update")
+        return _json(state.api_update(resource, rid, await _body_json(request)))
+
+    @app.patch(API + "/{resource}/{rid}")
+    async def patch_api_record(request: Request, slug: str, resource: str,
+                               rid: str) -> Response:
+        guarded_write(request, slug, resource, "update")
+        return _json(state.api_update(resource, rid, await _body_json(request)))
 
     # ---------------------------------------------------------------- sandbox control
     @app.post("/_sandbox/mutate")
@@ -180,13 +206,15 @@ def create_app(state: State, limits: Limits, faults: Faults) -> FastAPI:
 
     @app.get("/_sandbox/stats")
     def get_stats() -> Response:
-        return _json({**stats.snapshot(), "records": state.record_counts(),
+        return _json({**stats.snapshot(), "writes": state.write_counts,
+                      "records": state.record_counts(),
                       "now": state.now_str(), "limits": limits.describe(),
                       "tokens": len(state.tokens)})
 
     @app.post("/_sandbox/stats/reset")
     def reset_stats() -> Response:
         stats.reset()
+        state.write_counts.clear()
         return _json({"ok": True})
 
     @app.post("/_sandbox/reset")

@@ -29,6 +29,14 @@ READ_SCOPES = tuple(RESOURCE_SCOPES.values()) + (
     "flex.space.floors.read",
     "flex.space.resourceTypes.read",
 )
+#: Write scopes per writable resource: (create, update) (docs/officernd-sandbox.md, Writes).
+WRITE_SCOPES = {
+    "members": ("flex.community.members.create", "flex.community.members.update"),
+    "companies": ("flex.community.companies.create", "flex.community.companies.update"),
+    "opportunities": ("flex.community.opportunities.create",
+                      "flex.community.opportunities.update"),
+}
+ALL_WRITE_SCOPES = tuple(s for pair in WRITE_SCOPES.values() for s in pair)
 TOKEN_TTL_SECONDS = 3600
 
 
@@ -41,9 +49,11 @@ class Token:
 class Tokens:
     """The one OAuth client of a sandbox and the tokens issued to it."""
 
-    def __init__(self, client_id: str, client_secret: str) -> None:
+    def __init__(self, client_id: str, client_secret: str, write_access: bool = True) -> None:
         self.client_id = client_id
         self.client_secret = client_secret
+        # an application with "Read-only" permission cannot get write scopes
+        self.write_access = write_access
         self.issued: dict[str, Token] = {}
         self._lock = threading.Lock()
 
@@ -59,11 +69,12 @@ class Tokens:
             raise oauth_error(400, "unsupported_grant_type",
                               "Only grant_type=client_credentials is supported")
         requested = [s for s in (scope or "").split() if s]
-        unknown = [s for s in requested if s not in READ_SCOPES]
+        allowed = READ_SCOPES + (ALL_WRITE_SCOPES if self.write_access else ())
+        unknown = [s for s in requested if s not in allowed]
         if unknown:
+            kind = "application" if self.write_access else "read-only application"
             raise oauth_error(400, "invalid_scope",
-                              "Scope not granted to this read-only application: "
-                              + " ".join(unknown))
+                              f"Scope not granted to this {kind}: " + " ".join(unknown))
         granted = list(dict.fromkeys(requested)) or list(READ_SCOPES)
         token = secrets.token_urlsafe(32)
         with self._lock:
@@ -86,8 +97,12 @@ class Tokens:
             raise ApiError(401, "Token expired")
         return tok
 
-    def authorize(self, token: Token, resource: str) -> None:
-        scope = RESOURCE_SCOPES[resource]
+    def authorize(self, token: Token, resource: str, action: str = "read") -> None:
+        """403 unless ``token`` holds the scope of ``action`` (read, create, update)."""
+        if action == "read":
+            scope = RESOURCE_SCOPES[resource]
+        else:
+            scope = WRITE_SCOPES[resource][0 if action == "create" else 1]
         if scope not in token.scopes:
             raise ApiError(403, f"Insufficient scope: {scope} required")
 

@@ -27,6 +27,9 @@ SORT_FIELDS = frozenset({
     "description", "type",
 })
 _PARAM_RE = re.compile(r"^([A-Za-z_][\w.]*)(?:\[\$(\w+)\])?$")
+#: ``properties[name]=v`` (deepObject, as the real list endpoints document), optionally with
+#: an operator: ``properties[name][$in]=a,b``.
+_PROPERTY_RE = re.compile(r"^properties\[([^\]$][^\]]*)\](?:\[\$(\w+)\])?$")
 COMPARE_OPS = {"gt", "gte", "lt", "lte"}
 
 
@@ -134,6 +137,34 @@ def _cmp_matcher(field: str, op: str, raw: str) -> Callable[[Any], bool]:
     return ok
 
 
+def _custom_property(name: str) -> Callable[[dict], Any]:
+    """A getter of one custom field as text (custom-field filters compare strings only)."""
+    def get(rec: dict) -> Any:
+        props = rec.get("properties")
+        value = props.get(name) if isinstance(props, dict) else None
+        if value is None or isinstance(value, str):
+            return value
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        return str(value) if isinstance(value, int | float) else json.dumps(value)
+    return get
+
+
+def _text_matcher(op: str | None, raw: str, key: str) -> Callable[[Any], bool]:
+    if op is None or op == "eq":
+        return lambda v: (v is None and raw in ("", "null")) or v == raw
+    if op in ("in", "nin"):
+        wanted = set(raw.split(","))
+        if op == "in":
+            return lambda v: v in wanted
+        return lambda v: v not in wanted
+    if op == "ne":
+        return lambda v: v != raw
+    raise ApiError(400, f"{key}: unsupported operator ${op}")
+
+
 def build_filter(resource: str, params: Mapping[str, str]) -> Callable[[dict], bool] | None:
     """A predicate from query parameters; None when nothing filters.
 
@@ -141,8 +172,13 @@ def build_filter(resource: str, params: Mapping[str, str]) -> Callable[[dict], b
     (plans, locations, opportunity-statuses) are ignored, as the real plans endpoint has none.
     """
     checks: list[tuple[str, Callable[[Any], bool]]] = []
+    custom: list[tuple[Callable[[dict], Any], Callable[[Any], bool]]] = []
     for key, raw in params.items():
         if key.startswith("$"):
+            continue
+        pm = _PROPERTY_RE.match(key)
+        if pm:
+            custom.append((_custom_property(pm.group(1)), _text_matcher(pm.group(2), raw, key)))
             continue
         m = _PARAM_RE.match(key)
         if not m:
@@ -168,12 +204,15 @@ def build_filter(resource: str, params: Mapping[str, str]) -> Callable[[dict], b
             checks.append((field, _cmp_matcher(field, op, raw)))
         else:
             raise ApiError(400, f"{key}: unsupported operator ${op}")
-    if not checks:
+    if not checks and not custom:
         return None
 
     def predicate(rec: dict) -> bool:
         for field, check in checks:
             if not check(rec.get(field)):
+                return False
+        for get, check in custom:
+            if not check(get(rec)):
                 return False
         return True
 

@@ -37,6 +37,7 @@ from sandbox.officernd.seed import (
 )
 from sandbox.officernd.store import Item, SqliteStore
 from sandbox.officernd.times import Clock, fmt_ts, parse_ts, to_ms
+from sandbox.officernd.writes import API_USER, WRITABLE, apply_body, check_body
 
 _HEX24 = re.compile(r"^[0-9a-f]{24}$")
 
@@ -46,10 +47,13 @@ class State:
 
     def __init__(self, seed: int = 42, scale: int = 500, anchor: datetime | None = None,
                  client_id: str = "sandbox-client", client_secret: str = "sandbox-secret",
-                 org: str = "sandbox", state_file: str | Path | None = None) -> None:
+                 org: str = "sandbox", state_file: str | Path | None = None,
+                 write_access: bool = True) -> None:
         self.lock = threading.RLock()
         self.org = org
-        self.auth = Tokens(client_id, client_secret)
+        self.auth = Tokens(client_id, client_secret, write_access)
+        # API writes by resource and outcome (created / updated / refused), for /_sandbox/stats
+        self.write_counts: dict[str, dict[str, int]] = {}
         self._sorted: dict[tuple[str, str], tuple[int, list[tuple]]] = {}
         self._anomaly_cache: tuple[tuple, dict] | None = None
         self.store = SqliteStore(state_file) if state_file else None
@@ -266,6 +270,57 @@ class State:
                 rec.setdefault("modifiedBy", ADMIN_USER)
             coll.put(rec)
             self._persist(resource, [(rid, rec)], [])
+            return rec
+
+    # writes of the public API (rules in writes.py) ---------------------------------
+    def check_writable(self, resource: str, method: str) -> None:
+        if resource not in WRITABLE:
+            raise ApiError(404, f"Cannot {method} resource {resource!r}")
+
+    def _count_write(self, resource: str, outcome: str) -> None:
+        counts = self.write_counts.setdefault(resource, {})
+        counts[outcome] = counts.get(outcome, 0) + 1
+
+    def api_create(self, resource: str, body: Mapping[str, Any]) -> dict:
+        """``POST /{resource}``: validate, fill ``_id`` and the timestamps; the new record."""
+        with self.lock:
+            try:
+                check_body(self, resource, body, None)
+            except ApiError:
+                self._count_write(resource, "refused")
+                raise
+            now = self.clock.now()
+            rec = apply_body(self, resource, body, None)
+            rid = self.ids.new(to_ms(now))
+            stamp = fmt_ts(now)
+            rec = {"properties": rec.pop("properties", {}), "_id": rid, **rec,
+                   "createdAt": stamp, "createdBy": API_USER,
+                   "modifiedAt": stamp, "modifiedBy": API_USER}
+            self.coll(resource).put(rec)
+            self._persist(resource, [(rid, rec)], [])
+            self._count_write(resource, "created")
+            return rec
+
+    def api_update(self, resource: str, rid: str, body: Mapping[str, Any]) -> dict:
+        """``PUT|PATCH /{resource}/{id}``: only the fields passed change; ``modifiedAt`` is
+        stamped with the sandbox clock on every accepted write (as Mongoose timestamps do)."""
+        with self.lock:
+            coll = self.coll(resource)
+            old = coll.by_id.get(rid)
+            if old is None:
+                self._count_write(resource, "refused")
+                raise ApiError(404, f"{resource} {rid} not found")
+            try:
+                check_body(self, resource, body, old)
+            except ApiError:
+                self._count_write(resource, "refused")
+                raise
+            rec = apply_body(self, resource, body, old)
+            rec["modifiedAt"] = self.now_str()
+            rec["modifiedBy"] = API_USER
+            coll.put(rec, rid)
+            self._persist(resource, [(rid, rec)], [])
+            self._count_write(resource, "updated")
             return rec
 
     def insert_raw(self, resource: str, records: list[dict]) -> list[str]:

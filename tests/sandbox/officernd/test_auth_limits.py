@@ -46,8 +46,8 @@ def test_token_errors(sandbox):
     assert r.status_code == 401
     r = _token(sandbox, scope="flex.community.members.read flex.nope.read")
     assert r.status_code == 400 and r.json()["error"] == "invalid_scope"
-    r = _token(sandbox, scope="flex.community.members.update")
-    assert r.status_code == 400 and r.json()["error"] == "invalid_scope"
+    r = _token(sandbox, scope="flex.community.members.update")  # a read/write app: granted
+    assert r.status_code == 200 and r.json()["scope"] == "flex.community.members.update"
     r = _token(sandbox, grant_type="password")
     assert r.status_code == 400 and r.json()["error"] == "unsupported_grant_type"
 
