@@ -27,6 +27,7 @@ from hubspot_sync.lifecycle import LifecycleRules
 from hubspot_sync.mapping_refs import reference_errors
 from hubspot_sync.timeline_spec import TimelineSpec, timeline_table_md
 from hubspot_sync.transforms import TRANSFORMS
+from hubspot_sync.two_way.spec import PropertyDirection, TwoWayRules
 
 # The project's include/mappings/, or the folder SYNC_MAPPINGS_DIR names.
 DEFAULT_MAPPINGS_DIR = Path(os.environ.get(
@@ -119,7 +120,8 @@ class HubSpotSpec(_Model):
 TransformStep = str | dict[str, Any]
 
 
-class PropertySpec(_Model):
+# direction / conflict (two-way sync) are inherited from hubspot_sync.two_way.spec.
+class PropertySpec(_Model, PropertyDirection):
     to: str
     from_: str | None = Field(None, alias="from")
     template: str | None = None
@@ -242,8 +244,9 @@ class ChildSpec(_Model):
 
 
 # Deletes and churn (on_source_delete, on_filter_exit, delete_check, flag, the delete guard,
-# recreate_deleted) are inherited from hubspot_sync.lifecycle.
-class EntityMapping(_Model, LifecycleRules):
+# recreate_deleted) from hubspot_sync.lifecycle; sync_mode, conflict_rule, reverse_create
+# (two-way sync) from hubspot_sync.two_way.spec.
+class EntityMapping(_Model, LifecycleRules, TwoWayRules):
     entity: str
     description: str = ""
     source: SourceSpec

@@ -4,7 +4,9 @@
   rejects) and Data Docs folders: ``retention_days``. Never the rows of a running run or
   of the latest successful run of an entity, never the newest Data Docs of an entity.
 - Resolved rejects (with their sightings): ``reject_retention_days`` after resolution;
-  open rejects stay until resolved.
+  open rejects stay until resolved. Two-way conflicts: ``reject_retention_days`` after
+  detection; the two-way baseline (state) is never pruned, the run's decisions follow the
+  run-scoped rows.
 - The run log ``sync_runs`` (counts and details): ``run_log_retention_days``.
 - Airflow's own metadata (``airflow db clean``): ``retention_days``.
 
@@ -86,6 +88,8 @@ def prune_warehouse(warehouse: Warehouse, policy: RetentionPolicy,
     rows["reject_events"] += rejects["reject_events"]
     rows["rejects"] = rejects["rejects"]
     rows["sync_runs"] = warehouse.prune_run_log(cut["run_log"], dry_run=dry)
+    # Two-way conflicts are kept like resolved rejects; the baseline is state, never pruned.
+    rows["sync_conflicts"] = warehouse.prune_conflicts(cut["rejects"], dry_run=dry)
     summary = {"dry_run": dry, "policy": asdict(policy),
                "cutoffs": {k: v.isoformat() for k, v in cut.items()}, "rows": rows}
     log.info("%s warehouse rows: %s", "Would delete" if dry else "Deleted", rows)

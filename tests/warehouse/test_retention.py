@@ -75,8 +75,8 @@ def test_old_rows_go_and_protected_runs_stay(history):
     summary = prune_warehouse(wh, POLICY, now=NOW)
     assert summary["rows"] == {"source_snapshot": 12, "hubspot_snapshot": 12, "delta": 12,
                                "load_outcomes": 12, "source_deletions": 12,
-                               "reject_events": 2, "rejects": 1,
-                               "sync_runs": 1}
+                               "two_way_decisions": 0, "reject_events": 2, "rejects": 1,
+                               "sync_runs": 1, "sync_conflicts": 0}
     for run_id in ("ancient", "old", "failed", "twenty"):
         assert rows_of(wh, "members", run_id) == 0
     assert rows_of(wh, "members", "recent") == 15

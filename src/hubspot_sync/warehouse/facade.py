@@ -16,11 +16,12 @@ from hubspot_sync.warehouse.retention import Retention
 from hubspot_sync.warehouse.runs import RunLog
 from hubspot_sync.warehouse.snapshots import Snapshots
 from hubspot_sync.warehouse.timeline import TimelineStore
+from hubspot_sync.warehouse.two_way import TwoWayStore
 
 
 class Warehouse(RunLog, Snapshots, DeltaStore, RejectStore, IdMapStore,
                 PendingAssociationStore, Retention, AlertStateStore,
-                AssociationLedgerStore, TimelineStore, LifecycleStore):
+                AssociationLedgerStore, TimelineStore, LifecycleStore, TwoWayStore):
     """The staging warehouse on one SQLAlchemy URL (SQLite or PostgreSQL).
 
     ``schema`` puts the tables in a PostgreSQL schema (created if missing); ignored on

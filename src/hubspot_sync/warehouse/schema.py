@@ -257,7 +257,53 @@ def build_tables(metadata: MetaData) -> dict[str, Table]:
     )
     tables.update({t.name: t for t in (association_ledger, lookup_refs)})
     tables.update(_lifecycle_tables(metadata))
+    tables.update(_two_way_tables(metadata))
     return tables
+
+
+def _two_way_tables(metadata: MetaData) -> dict[str, Table]:
+    """Revision 0010 (two-way sync, warehouse/two_way.py): the last value both sides agreed
+    on per record and property (two_way_baseline, state: never pruned), each run's decisions
+    (two_way_decisions, run-scoped) and the conflicts a rule decided (sync_conflicts)."""
+    baseline = Table(
+        "two_way_baseline", metadata,
+        Column("entity", KEY, primary_key=True),
+        Column("source_id", KEY, primary_key=True),
+        Column("property", KEY, primary_key=True),
+        Column("value", Text),
+        Column("run_id", KEY, nullable=False),
+        Column("updated_at", UTCDateTime, nullable=False),
+    )
+    decisions = _run_keyed(
+        "two_way_decisions", metadata,
+        Column("source_id", KEY),
+        Column("hubspot_id", KEY),
+        Column("property", KEY, nullable=False),
+        Column("to_hubspot", Boolean, nullable=False),
+        Column("to_officernd", Boolean, nullable=False),
+        Column("agreed", Boolean, nullable=False),
+        Column("value", Text),
+    )
+    conflicts = Table(
+        "sync_conflicts", metadata,
+        Column("id", ID, primary_key=True, autoincrement=True),
+        Column("entity", KEY, nullable=False),
+        Column("run_id", KEY, nullable=False),
+        Column("source_id", KEY, nullable=False),
+        Column("hubspot_id", KEY),
+        Column("property", KEY, nullable=False),
+        Column("officernd_value", Text),
+        Column("officernd_changed_at", UTCDateTime),
+        Column("hubspot_value", Text),
+        Column("hubspot_changed_at", UTCDateTime),
+        Column("rule", String(32), nullable=False),
+        Column("winner", String(16), nullable=False),
+        Column("detected_at", UTCDateTime, nullable=False),
+        Index("ux_sync_conflicts_run_record", "entity", "run_id", "source_id", "property",
+              unique=True),
+        Index("ix_sync_conflicts_entity_detected", "entity", "detected_at"),
+    )
+    return {t.name: t for t in (baseline, decisions, conflicts)}
 
 
 def _lifecycle_tables(metadata: MetaData) -> dict[str, Table]:
@@ -299,7 +345,7 @@ def _lifecycle_tables(metadata: MetaData) -> dict[str, Table]:
 
 # Tables whose rows belong to one (entity, run_id): a rerun of the run replaces them.
 RUN_KEYED_TABLES = ("source_snapshot", "hubspot_snapshot", "delta", "load_outcomes",
-                    "reject_events", "source_deletions")
+                    "reject_events", "source_deletions", "two_way_decisions")
 
 # Public column lists of what the writers take and the readers return (DELTA_COLUMNS and
 # LOAD_OUTCOME_COLUMNS come from hubspot_sync.records, the steps' own definition).
