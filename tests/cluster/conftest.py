@@ -319,7 +319,3 @@ def cluster(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
             client.flushdb()
             client.close()
         assert not left, f"processes left running after cluster.sh stop: {left}"
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "cluster: needs the distributed deployment (conftest)")
