@@ -22,6 +22,7 @@ from collections import Counter
 from typing import Any
 
 from sandbox._errors import ServiceError
+from sandbox._latency import LatencyModel, LatencySettingsError
 
 BEFORE_KINDS = ("drop", "error")
 LOST_KINDS = ("lost_error", "lost_html", "lost_drop")
@@ -62,12 +63,13 @@ def _statuses(cfg: dict[str, Any], key: str, default: list[int]) -> list[int]:
 class Faults:
     """The fault settings, the seeded generator that draws them and the injected counts."""
 
-    KEYS = set(RATE_KEYS) | {"statuses", "lost_statuses", "latency_ms", "hang_s", "seed",
-                             "refuse"}
+    KEYS = set(RATE_KEYS) | {"statuses", "lost_statuses", "latency_ms", "latency_p95_ms",
+                             "hang_s", "seed", "refuse"}
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._injected: Counter[str] = Counter()
+        self.latency = LatencyModel()
         self.configure({})
 
     def configure(self, cfg: dict[str, Any]) -> dict:
@@ -83,6 +85,11 @@ class Faults:
         latency_ms = _number(cfg, "latency_ms", 0)
         if hang_s < 0 or latency_ms < 0:
             raise FaultSettingsError("hang_s and latency_ms must not be negative")
+        latency = LatencyModel()
+        try:
+            latency.configure(latency_ms, cfg.get("latency_p95_ms"), cfg.get("seed"))
+        except LatencySettingsError as exc:
+            raise FaultSettingsError(str(exc)) from exc
         refuse = cfg.get("refuse") or []
         if not isinstance(refuse, list) or not all(
                 isinstance(r, dict) and "property" in r and "equals" in r for r in refuse):
@@ -94,6 +101,7 @@ class Faults:
             self.statuses = statuses
             self.lost_statuses = lost_statuses
             self.latency_ms = latency_ms
+            self.latency = latency
             self.hang_s = hang_s
             self.seed = cfg.get("seed")
             self.refuse_rules = [{"property": str(r["property"]), "equals": r["equals"]}
@@ -107,7 +115,8 @@ class Faults:
     def describe(self) -> dict:
         out: dict[str, Any] = {key: self.rates[kind] for key, kind in RATE_KEYS.items()}
         out.update({"statuses": self.statuses, "lost_statuses": self.lost_statuses,
-                    "latency_ms": self.latency_ms, "hang_s": self.hang_s, "seed": self.seed,
+                    "latency_ms": self.latency_ms,
+                    "latency_p95_ms": self.latency.p95_ms, "hang_s": self.hang_s, "seed": self.seed,
                     "refuse": self.refuse_rules})
         return out
 

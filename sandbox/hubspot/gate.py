@@ -72,7 +72,7 @@ class SandboxGate:
 
         faults = sb.faults
         if faults.latency_ms:
-            await asyncio.sleep(faults.latency_ms / 1000.0)
+            await faults.latency.wait()  # an async sleep: concurrent requests overlap
         kind, status = faults.decide()
         if kind == "drop":
             faults.count(kind)

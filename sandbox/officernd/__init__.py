@@ -94,6 +94,13 @@ class OfficeRnDSandbox(ServedSandbox):
         """Store records exactly as given (malformed data); returns their keys."""
         return self.state.insert_raw(resource, records)
 
-    def set_faults(self, cursor_loop: bool | list[str] | None = None) -> dict[str, Any]:
-        """Switch injected faults (``None`` = unchanged); returns the faults' state."""
-        return self.faults.configure(cursor_loop=cursor_loop)
+    def set_faults(self, cursor_loop: bool | list[str] | None = None,
+                   latency_ms: float | None = None, latency_p95_ms: float | None = None,
+                   seed: Any = None) -> dict[str, Any]:
+        """Switch injected faults (``None`` = unchanged); returns the faults' state.
+        ``latency_ms`` / ``latency_p95_ms``: as the HubSpot sandbox's (median, and the 95th
+        percentile of a lognormal draw seeded by ``seed``)."""
+        return self.faults.configure(cursor_loop=cursor_loop, latency_ms=latency_ms,
+                                     latency_p95_ms=latency_p95_ms, seed=seed)
+
+    configure_faults = set_faults  # the HubSpot sandbox's name for the same thing

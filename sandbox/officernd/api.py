@@ -17,7 +17,7 @@ from sandbox._errors import install_error_handler
 from sandbox._stats import RequestStats
 from sandbox.officernd.collection import to_json
 from sandbox.officernd.errors import ApiError
-from sandbox.officernd.faults import Faults
+from sandbox.officernd.faults import Faults, LatencyMiddleware
 from sandbox.officernd.limits import TOO_MANY, Limits
 from sandbox.officernd.state import State
 
@@ -80,6 +80,7 @@ def create_app(state: State, limits: Limits, faults: Faults) -> FastAPI:
     app.state.faults = faults
     app.state.stats = stats
     app.add_middleware(_StatsMiddleware, stats=stats)
+    app.add_middleware(LatencyMiddleware, faults=faults)  # outermost: waits before the stats
     install_error_handler(app)
 
     def guarded_read(request: Request, slug: str, resource: str) -> None:
@@ -239,7 +240,9 @@ def create_app(state: State, limits: Limits, faults: Faults) -> FastAPI:
     @app.post("/_sandbox/faults")
     async def set_faults(request: Request) -> Response:
         body = await _body_json(request)
-        return _json(faults.configure(cursor_loop=body.get("cursor_loop")))
+        return _json(faults.configure(
+            cursor_loop=body.get("cursor_loop"), latency_ms=body.get("latency_ms"),
+            latency_p95_ms=body.get("latency_p95_ms"), seed=body.get("seed")))
 
     @app.post("/_sandbox/limits")
     async def set_limits(request: Request) -> Response:
