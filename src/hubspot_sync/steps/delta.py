@@ -28,6 +28,8 @@ def compute_delta(run: EntityRun, definitions: Mapping[str, dict],
     frame = delta_frame.compute_delta(source, hubspot, run.mapping, types,
                                       full_refresh=run.full_refresh or run.parent is not None,
                                       owner_of=owner_of or {}, warnings=warnings)
+    if run.mapping.has_reverse:  # what flows to OfficeRnD instead is held back
+        frame = _hold_back_reverse(run, frame)
     warehouse.write_delta(run.entity, run.run_id, frame)
     warned = [f"{sid}: {reason}" for sid, action, reason in
               zip(frame["source_id"], frame["action"], frame["reason"], strict=True)
@@ -35,3 +37,15 @@ def compute_delta(run: EntityRun, definitions: Mapping[str, dict],
         else []
     return {**delta_frame.summarise(frame), "warnings": len(warned),
             "warning_list": warned[:WARNINGS_LISTED]}
+
+
+def _hold_back_reverse(run: EntityRun, frame: Any) -> Any:
+    """The two-way post-processing (:mod:`hubspot_sync.two_way.delta`) with the run's
+    decisions and, for fields they do not cover, the baseline."""
+    from hubspot_sync.two_way import delta as two_way_delta
+
+    decisions = two_way_delta.decision_map(run.warehouse.read_decisions(run.entity, run.run_id))
+    ids = two_way_delta.needs_baseline(frame, run.mapping, decisions)
+    baseline = two_way_delta.baseline_map(run.warehouse.read_baseline(run.entity, ids)
+                                          if ids else None)
+    return two_way_delta.hold_back_reverse(frame, run.mapping, decisions, baseline)

@@ -231,6 +231,10 @@ def load(run: EntityRun) -> dict[str, Any]:
     _confirm_reread(run)
     lookup_refresh.remember(run, rejected | {o["source_id"] for o in outcomes
                                              if o["status"] == "failed"})
+    if mapping.has_reverse:  # two-way: what was written (or found agreed) is the baseline
+        from hubspot_sync.two_way.delta import record_written_baseline
+
+        record_written_baseline(run, delta, outcomes)
     counts = load_counts(outcomes)
     return {"created": counts["created"], "updated": counts["updated"],
             "archived": archived, "held_back": len(held), "failed": counts["failed"],
