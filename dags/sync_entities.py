@@ -117,7 +117,7 @@ def build_entity_dag(mapping: EntityMapping):
             if not step.applies_to(mapping):  # e.g. no timeline task without a timeline:
                 continue
             tasks[step.name] = _step_task(mapping, step)(
-                inputs={name: tasks[name] for name in step.needs})
+                inputs={name: tasks[name] for name in step.needs if name in tasks})
             for name in step.after:
                 if name in tasks:
                     tasks[name] >> tasks[step.name]

@@ -14,7 +14,7 @@ DELTA_ACTIONS: tuple[DeltaAction, ...] = ("create", "update", "unchanged", "skip
                                           "conflict")
 WriteAction = Literal["create", "update", "archive"]
 LoadStatus = Literal["written", "failed"]
-RejectSource = Literal["validation", "hubspot"]
+RejectSource = Literal["validation", "hubspot", "officernd"]
 
 
 class DeltaRow(TypedDict):

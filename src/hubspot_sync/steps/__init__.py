@@ -70,9 +70,21 @@ STEPS: tuple[Step, ...] = (
          "Records archived, deleted or merged in HubSpot: tombstones (not re-created); merges "
          "followed.", needs=("ensure_properties", "extract_hubspot"), calls_hubspot=True,
          network=True),
+    # Two-way sync (only for a mapping with a reverse property or reverse_create): what
+    # people changed in HubSpot in the window, then both sides decided before either writes.
+    Step("extract_hubspot_changes", "tasks:extract_hubspot_changes",
+         "HubSpot records people changed in the window (search by last-modified time, keyset "
+         "pages); OfficeRnD's side of those not extracted; deals waiting to be created.",
+         needs=("ensure_properties", "extract_source"), after=("check_hubspot_deletions",),
+         calls_hubspot=True, network=True, only_if="has_reverse"),
+    Step("reconcile", "tasks:reconcile",
+         "Per two-way property: which side's value wins against the last agreed value; "
+         "conflicts recorded with both values and the rule.",
+         needs=("ensure_properties", "extract_hubspot_changes"), only_if="has_reverse"),
     Step("compute_delta", "tasks:compute_delta",
          "Normalise both sides by property type; classify create / update / unchanged / ...",
-         needs=("ensure_properties", "extract_hubspot"), after=("check_hubspot_deletions",)),
+         needs=("ensure_properties", "extract_hubspot"),
+         after=("check_hubspot_deletions", "reconcile")),
     Step("validate", "tasks:validate",
          "Great Expectations on the rows to write; failures quarantined with reasons.",
          needs=("ensure_properties",), after=("compute_delta",)),
@@ -89,10 +101,18 @@ STEPS: tuple[Step, ...] = (
     Step("timeline", "tasks:timeline",
          "The mapping's timeline events as HubSpot notes on their records, each written once.",
          after=("associate",), calls_hubspot=True, network=True, only_if="timeline"),
+    # After the forward writes: the reverse ones (PUT changed fields, reverse creations).
+    Step("write_officernd", "tasks:write_officernd",
+         "HubSpot edits the decisions send to OfficeRnD (validated, only changed fields) and "
+         "OfficeRnD records created from deals in a mapped stage; refusals per record.",
+         needs=("ensure_properties", "extract_hubspot_changes"),
+         after=("reconcile", "associate", "timeline"), calls_hubspot=True, network=True,
+         only_if="has_reverse"),
     Step("report", "tasks:report",
          "Counts to sync_runs, the task log and XCom; an Asset event for the entity.",
          needs=("ensure_properties", "extract_source", "extract_hubspot", "compute_delta",
-                "validate", "load", "associate", "check_hubspot_deletions", "deletes"),
+                "validate", "load", "associate", "check_hubspot_deletions", "deletes",
+                "reconcile", "write_officernd"),
          after=("timeline",), emits_asset=True),
 )
 STEP_NAMES = tuple(s.name for s in STEPS)

@@ -56,10 +56,38 @@ def report_counts(steps: Mapping[str, Any],
                "warning_list": list(delta.get("warning_list") or []),
                "pending_associations": associated.get("pending", 0),
                "associated": associated.get("associated", 0), **life_details}
+    _reverse_report(steps, counts, details)
     # Associations that followed a changed source link (steps/association_ledger.py).
     details.update({k: associated[k] for k in ("removed_associations", "kept_associations")
                     if associated.get(k)})
     return counts, details
+
+
+def _reverse_report(steps: Mapping[str, Any], counts: dict[str, int],
+                    details: dict[str, Any]) -> None:
+    """Two-way sync's counts (only for a mapping that writes to OfficeRnD): records updated,
+    created and rejected in OfficeRnD, and conflicts decided by a rule (``two_way_conflicts``:
+    ``conflicts`` is the forward direction's match-key count)."""
+    decided, written = steps.get("reconcile"), steps.get("write_officernd")
+    if not decided and not written:
+        return
+    decided, written = decided or {}, written or {}
+    counts.update({"officernd_updated": int(written.get("officernd_updated", 0)),
+                   "officernd_created": int(written.get("officernd_created", 0)),
+                   "officernd_rejected": int(written.get("officernd_rejected", 0)),
+                   "two_way_conflicts": int(decided.get("conflicts", 0))})
+    details["two_way"] = {
+        "to_hubspot": int(decided.get("to_hubspot", 0)),
+        "to_officernd": int(decided.get("to_officernd", 0)),
+        "waiting_for_mapped_stage": int(written.get("waiting", 0)),
+        "conflict_list": list(decided.get("conflict_list") or []),
+        "reject_list": list(written.get("reject_list") or []),
+        "officernd_calls": dict(written.get("officernd_calls") or {})}
+    if "reverse_plan" in written:  # dry run: what would be written to OfficeRnD
+        details["two_way"].update(
+            reverse_plan=written["reverse_plan"],
+            planned_officernd_updates=int(written.get("planned_officernd_updates", 0)),
+            planned_officernd_creates=int(written.get("planned_officernd_creates", 0)))
 
 
 def unit_steps(steps: Mapping[str, Mapping[str, Any] | None], entity: str,

@@ -88,3 +88,29 @@ def deletes(run: EntityRun) -> dict[str, Any]:
 
 def report(run: EntityRun, **steps: Output) -> dict[str, Any]:
     return report_step.report(run, steps)
+
+
+def extract_hubspot_changes(run: EntityRun, ensure_properties: Output,
+                            extract_source: Output) -> dict[str, Any]:
+    from hubspot_sync.steps import reverse_extract
+
+    props = (ensure_properties.get("units") or {}).get(run.entity) or {}
+    return reverse_extract.extract_hubspot_changes(run, _definitions(props), extract_source)
+
+
+def reconcile(run: EntityRun, ensure_properties: Output,
+              extract_hubspot_changes: Output) -> dict[str, Any]:
+    from hubspot_sync.steps import reconcile as reconcile_step
+
+    props = (ensure_properties.get("units") or {}).get(run.entity) or {}
+    changes = (extract_hubspot_changes.get("units") or {}).get(run.entity) or {}
+    return reconcile_step.reconcile(run, _definitions(props), changes)
+
+
+def write_officernd(run: EntityRun, ensure_properties: Output,
+                    extract_hubspot_changes: Output) -> dict[str, Any]:
+    from hubspot_sync.steps import write_officernd as write_step
+
+    props = (ensure_properties.get("units") or {}).get(run.entity) or {}
+    changes = (extract_hubspot_changes.get("units") or {}).get(run.entity) or {}
+    return write_step.write_officernd(run, _definitions(props), changes)
