@@ -169,7 +169,7 @@ def check_view(driver, server, wh, runs) -> None:
     shown_fields = section.find_elements(By.CSS_SELECTOR, "table.plan-fields tbody tr")
     assert {r.get_attribute("data-field"): r.find_element(By.CSS_SELECTOR, "td.n").text
             for r in shown_fields} == {k: f"{v:,}" for k, v in fields.items()}
-    assert "not enabled" in section.find_element(By.CLASS_NAME, "conflicts").text
+    assert "none recorded" in section.find_element(By.CLASS_NAME, "conflicts").text
     driver.switch_to.default_content()
     screenshot(driver, "sync-health-view")
     readme_image(driver, README_IMAGE)

@@ -88,7 +88,7 @@ def test_figures_per_entity(wh):
     assert plan["run_id"] == "manual__dry"
     assert plan["actions"] == {"create": 1, "update": 1, "unchanged": 1}
     assert plan["fields"] == [{"field": "email", "writes": 2}, {"field": "firstname", "writes": 1}]
-    assert m["conflicts"] is None
+    assert m["conflicts"] == 0 and m["conflict_examples"] == []
     c = health["entities"][0]
     assert (c["open_rejects"], c["pending_associations"], c["plan"]) == (0, 0, None)
     assert c["behind"] == "1 h 35 min"
@@ -154,16 +154,29 @@ def test_a_warehouse_no_run_created_reads_as_empty(database):
         wh.dispose()
 
 
-def test_conflicts_are_counted_once_the_table_exists(wh):
+def test_conflicts_are_counted_with_the_latest_shown(wh):
     _run(wh, "members", "manual__1")
     q = HealthQueries.of(wh)
-    assert q.conflict_count("members") is None
-    name = f'"{wh.schema}".conflicts' if wh.schema else "conflicts"
-    with wh.engine.begin() as conn:
-        conn.execute(text(f"CREATE TABLE {name} (entity VARCHAR(255), source_id VARCHAR(255))"))
-        conn.execute(text(f"INSERT INTO {name} VALUES ('members', 'm1'), ('members', 'm2'), "
-                          f"('companies', 'c1')"))
-    assert q.conflict_count("members") == 2
+    assert q.conflict_count("members") == 0 and q.recent_conflicts("members") == []
+    wh.record_conflicts("members", "manual__1", [
+        {"source_id": f"m{i}", "hubspot_id": f"h{i}", "property": "phone",
+         "officernd_value": f"+1 {i}", "officernd_changed_at": W1,
+         "hubspot_value": f"+2 {i}", "hubspot_changed_at": W1 + timedelta(minutes=i),
+         "rule": "latest_wins", "winner": "hubspot"} for i in range(1, 4)])
+    wh.record_conflicts("companies", "manual__1", [
+        {"source_id": "c1", "property": "name", "officernd_value": "A", "hubspot_value": "B",
+         "rule": "officernd_wins", "winner": "officernd"}])
+    assert q.conflict_count("members") == 3
+    latest = q.recent_conflicts("members", 2)
+    assert [(c["source_id"], c["winner"]) for c in latest] == [("m3", "hubspot"),
+                                                               ("m2", "hubspot")]
+    assert latest[0]["hubspot_changed_at"] == W1 + timedelta(minutes=3)
+    assert (latest[0]["officernd_value"], latest[0]["hubspot_value"]) == ("+1 3", "+2 3")
+    html = render_index(collect(q, now=NOW), warehouse="sqlite:///w.db")
+    assert "3 decided by their rule" in html and "latest_wins" in html and "+2 3" in html
+    with wh.engine.begin() as conn:  # a warehouse older than revision 0010
+        wh.tables["sync_conflicts"].drop(conn)
+    assert q.conflict_count("members") is None and q.recent_conflicts("members") == []
 
 
 def test_page_links_runs_and_shows_no_rejected_values(wh):
@@ -174,7 +187,7 @@ def test_page_links_runs_and_shows_no_rejected_values(wh):
     assert 'href="rejects?entity=members&amp;rule=email"' in html
     assert "not an email address (#0)" in html and "2 h 5 min" in html
     assert "jane0 at example.com" not in html  # the reason, not the value
-    assert "not enabled" in html
+    assert "none recorded" in html  # two-way conflicts
     page = HealthQueries.of(wh).rejects_page("members", "email", limit=2)
     html = render_page(heading="h", subheading="s", columns=["source_id", "reason"],
                        page=page, params={"entity": "members", "rule": "email", "limit": 2})

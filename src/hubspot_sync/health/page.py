@@ -120,7 +120,18 @@ _INDEX = """{% extends "base" %}{% block body %}
 {% else %}<div class="muted">no dry run yet (trigger the DAG with dry_run)</div>{% endif %}
 <h3>Two-way conflicts</h3>
 <div class="conflicts">{% if e.conflicts is none %}<span class="muted">not enabled</span>
-{% else %}{{ e.conflicts|num }} open{% endif %}</div>
+{% elif not e.conflicts %}<span class="muted">none recorded</span>
+{% else %}{{ e.conflicts|num }} decided by their rule; the latest:
+<table class="conflicts"><thead><tr><th>record</th><th>property</th><th>OfficeRnD</th>
+ <th>HubSpot</th><th>rule</th><th>winner</th></tr></thead><tbody>
+{% for c in e.conflict_examples %}<tr data-property="{{ c.property }}">
+ <td><code>{{ c.source_id }}</code></td><td>{{ c.property }}</td>
+ <td class="officernd">{{ c.officernd_value or "(empty)" }}
+  <div class="muted nw">{{ c.officernd_changed_at|dt }}</div></td>
+ <td class="hubspot">{{ c.hubspot_value or "(empty)" }}
+  <div class="muted nw">{{ c.hubspot_changed_at|dt }}</div></td>
+ <td>{{ c.rule }}</td><td class="winner">{{ c.winner }}</td></tr>
+{% endfor %}</tbody></table>{% endif %}</div>
 </div></div>
 </section>
 {% endfor %}{% endif %}

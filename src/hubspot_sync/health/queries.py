@@ -26,8 +26,8 @@ from hubspot_sync.warehouse.schema import COUNT_KEYS
 
 MAX_PAGE = 200  # rows a drill-down page may ask for
 PLAN_ACTIONS = ("create", "update")  # what a dry run would write
-# The table the two-way sync will keep its conflicts in (issue 14); shown once it exists.
-CONFLICTS_TABLE = "conflicts"
+# The two-way sync's conflicts (issue 14, warehouse revision 0010); shown once it exists.
+CONFLICTS_TABLE = "sync_conflicts"
 
 
 @dataclass
@@ -265,19 +265,28 @@ class HealthQueries:
     # ----------------------------------------------------------------- two-way conflicts
 
     def conflict_count(self, entity: str) -> int | None:
-        """Open two-way conflicts of the entity, or None while the warehouse has no
-        conflicts table (two-way sync not enabled)."""
+        """Two-way conflicts recorded for the entity (both sides changed a property; the
+        rule decided), or None while the warehouse has no ``sync_conflicts`` table yet."""
+        t = self.tables[CONFLICTS_TABLE]
         with self._conn() as conn:
             if not self._has_table(conn, CONFLICTS_TABLE):
                 return None
-            from sqlalchemy import MetaData
+            return int(conn.execute(select(func.count()).select_from(t)
+                                    .where(t.c.entity == entity)).scalar_one())
 
-            schema = self.tables["sync_runs"].schema
-            table = Table(CONFLICTS_TABLE, MetaData(schema=schema), autoload_with=conn)
-            if "entity" not in table.c:
-                return None
-            return int(conn.execute(select(func.count()).select_from(table)
-                                    .where(table.c.entity == entity)).scalar_one())
+    def recent_conflicts(self, entity: str, limit: int = 5) -> list[dict[str, Any]]:
+        """The entity's latest conflicts, newest first (index entity, detected_at): the
+        record, the property, both values and change times, the rule and the winner."""
+        t = self.tables[CONFLICTS_TABLE]
+        cols = ["id", "run_id", "source_id", "hubspot_id", "property", "officernd_value",
+                "officernd_changed_at", "hubspot_value", "hubspot_changed_at", "rule", "winner",
+                "detected_at"]
+        q = (select(*[t.c[c] for c in cols]).where(t.c.entity == entity)
+             .order_by(t.c.detected_at.desc(), t.c.id.desc()).limit(_limit(limit)))
+        with self._conn() as conn:
+            if not self._has_table(conn, CONFLICTS_TABLE):
+                return []
+            return [dict(r) for r in conn.execute(q).mappings()]
 
 
 def iter_pages(fetch: Any, **kwargs: Any) -> Iterator[Page]:

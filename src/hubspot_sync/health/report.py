@@ -82,6 +82,7 @@ def entity_health(queries: HealthQueries, entity: str, entities: list[str],
             "actions": plan.actions, "fields": [{"field": f, "writes": n}
                                                 for f, n in plan.fields]},
         "conflicts": queries.conflict_count(entity),
+        "conflict_examples": queries.recent_conflicts(entity, EXAMPLES),
     }
 
 
