@@ -76,6 +76,18 @@ class HubSpotSandbox(ServedSandbox):
         """Replace the fault settings (see docs/hubspot-sandbox.md); counts are kept."""
         return self.faults.configure(cfg)
 
+    def user_edit(self, object_type: str, object_id: str | int,
+                  properties: dict[str, Any]) -> dict:
+        """Edit a record as a person in the HubSpot UI would (same rules as the API; the
+        property history records sourceType CRM_UI; the last-modified date moves)."""
+        return self.state.user_edit(object_type, str(object_id), properties)
+
+    def user_create(self, object_type: str, properties: dict[str, Any],
+                    associations: list[dict] | None = None) -> dict:
+        """Create a record as a person in the HubSpot UI would (history source CRM_UI);
+        ``associations`` as in ``POST /crm/v3/objects/{type}``. Returns the record."""
+        return self.state.user_create(object_type, properties, associations)
+
     def faults_injected(self) -> dict[str, int]:
         """Faults injected since start / reset, by kind, plus ``total``."""
         return self.faults.injected()

@@ -107,6 +107,22 @@ def create_app(sb: HubSpotSandbox) -> FastAPI:
         sb.faults.reset_counts()
         return Response(status_code=204)
 
+    # a person's edits in the HubSpot UI (history sourceType CRM_UI), for tests
+    @app.post("/_sandbox/user-edit/{objectType}/{objectId}")
+    async def user_edit(objectType: str, objectId: str, request: Request) -> Response:
+        body = await _body(request)
+        if not isinstance(body, dict) or not isinstance(body.get("properties"), dict):
+            raise validation_error('Invalid input JSON: {"properties": {...}} is required')
+        return _json(200, sb.user_edit(objectType, objectId, body["properties"]))
+
+    @app.post("/_sandbox/user-create/{objectType}")
+    async def user_create(objectType: str, request: Request) -> Response:
+        body = await _body(request)
+        if not isinstance(body, dict):
+            raise validation_error("Invalid input JSON")
+        return _json(201, sb.user_create(objectType, body.get("properties") or {},
+                                         body.get("associations") or []))
+
     @app.get("/_sandbox/health")
     async def health() -> Response:
         return _json(200, {"status": "ok"})
@@ -123,7 +139,8 @@ def create_app(sb: HubSpotSandbox) -> FastAPI:
             properties=_list_param(request, "properties"),
             archived=_bool_param(request, "archived"),
             associations=_list_param(request, "associations"),
-            base_url=str(request.base_url).rstrip("/")))
+            base_url=str(request.base_url).rstrip("/"),
+            properties_with_history=_list_param(request, "propertiesWithHistory")))
 
     @app.post(base)
     async def create_object(objectType: str, request: Request) -> Response:
@@ -175,7 +192,8 @@ def create_app(sb: HubSpotSandbox) -> FastAPI:
             objectType, objectId, id_property=request.query_params.get("idProperty") or None,
             properties=_list_param(request, "properties"),
             archived=_bool_param(request, "archived"),
-            associations=_list_param(request, "associations")))
+            associations=_list_param(request, "associations"),
+            properties_with_history=_list_param(request, "propertiesWithHistory")))
 
     @app.patch(base + "/{objectId}")
     async def update_object(objectType: str, objectId: str, request: Request) -> Response:

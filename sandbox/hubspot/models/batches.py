@@ -12,8 +12,12 @@ from sandbox.hubspot import schema
 from sandbox.hubspot.models.associations import AssociationsMixin
 from sandbox.hubspot.models.batch_io import batch_answer, read_inputs
 from sandbox.hubspot.models.errors import HubSpotError, not_found, validation_error
+from sandbox.hubspot.models.history import system_properties
 from sandbox.hubspot.models.records import Record
 from sandbox.hubspot.models.values import now_ms
+
+#: batch/read inputs allowed when propertiesWithHistory is asked
+MAX_HISTORY_BATCH = 50
 
 
 class BatchesMixin(AssociationsMixin):
@@ -26,6 +30,17 @@ class BatchesMixin(AssociationsMixin):
             inputs = read_inputs(body)
             id_property = body.get("idProperty")
             names = body.get("properties") or None
+            with_history = body.get("propertiesWithHistory") or None
+            if with_history is not None and (
+                    not isinstance(with_history, list)
+                    or not all(isinstance(n, str) for n in with_history)):
+                raise validation_error("Invalid input JSON: propertiesWithHistory must be a "
+                                       "list of property names")
+            if with_history and len(inputs) > MAX_HISTORY_BATCH:
+                raise validation_error(
+                    "The maximum number of inputs supported in a batch request for property "
+                    f"histories is {MAX_HISTORY_BATCH}. {len(inputs)} inputs were provided.",
+                    context={"maxInputs": [str(MAX_HISTORY_BATCH)]})
             if id_property and id_property not in ("hs_object_id", "email", "domain") \
                     and id_property not in self.stores[otype].unique:
                 raise validation_error(
@@ -39,7 +54,12 @@ class BatchesMixin(AssociationsMixin):
                     missing.append(key)
                 elif rec.id not in seen:
                     seen.add(rec.id)
-                    results.append(self._render(otype, rec, names))
+                    item = self._render(otype, rec, names)
+                    if with_history:
+                        item["propertiesWithHistory"] = self.history.render(
+                            otype, rec, with_history,
+                            system_properties(schema.LAST_MODIFIED[otype]))
+                    results.append(item)
             errors = []
             if missing:
                 errors.append({

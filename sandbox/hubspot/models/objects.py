@@ -7,8 +7,11 @@ import bisect
 from collections.abc import Iterable
 from typing import Any
 
+from sandbox.hubspot import schema
 from sandbox.hubspot.models.associations import AssociationsMixin
 from sandbox.hubspot.models.errors import not_found, validation_error
+from sandbox.hubspot.models.history import CRM_UI, INTEGRATION, system_properties
+from sandbox.hubspot.models.records import Record
 
 MAX_LIST_LIMIT = 100
 
@@ -16,9 +19,18 @@ MAX_LIST_LIMIT = 100
 class ObjectsMixin(AssociationsMixin):
     """One record at a time (the batch endpoints are in ``batches.py``)."""
 
+    def _history_of(self, otype: str, rec: Record, item: dict,
+                    names: list[str] | None) -> dict:
+        """``item`` with ``propertiesWithHistory`` for ``names`` when some are asked."""
+        if names:
+            item["propertiesWithHistory"] = self.history.render(
+                otype, rec, names, system_properties(schema.LAST_MODIFIED[otype]))
+        return item
+
     def list_objects(self, otype: str, *, limit: int = 10, after: str | None = None,
                      properties: list[str] | None = None, archived: bool = False,
-                     associations: list[str] | None = None, base_url: str = "") -> dict:
+                     associations: list[str] | None = None, base_url: str = "",
+                     properties_with_history: list[str] | None = None) -> dict:
         with self.lock:
             otype = self.resolve_type(otype)
             if limit < 1:
@@ -47,7 +59,7 @@ class ObjectsMixin(AssociationsMixin):
                     assoc = self._render_assoc_v3(otype, rec, associations)
                     if assoc:
                         item["associations"] = assoc
-                results.append(item)
+                results.append(self._history_of(otype, rec, item, properties_with_history))
             out: dict[str, Any] = {"results": results}
             if next_after is not None:
                 out["paging"] = {"next": {
@@ -57,7 +69,8 @@ class ObjectsMixin(AssociationsMixin):
 
     def get_object(self, otype: str, object_id: str, *, id_property: str | None = None,
                    properties: list[str] | None = None, archived: bool = False,
-                   associations: list[str] | None = None) -> dict:
+                   associations: list[str] | None = None,
+                   properties_with_history: list[str] | None = None) -> dict:
         with self.lock:
             otype = self.resolve_type(otype)
             rec = self._get_record(otype, object_id, id_property, archived)
@@ -68,7 +81,7 @@ class ObjectsMixin(AssociationsMixin):
                 assoc = self._render_assoc_v3(otype, rec, associations)
                 if assoc:
                     item["associations"] = assoc
-            return item
+            return self._history_of(otype, rec, item, properties_with_history)
 
     def create_object(self, otype: str, properties: dict[str, Any],
                       associations: list[dict] | None = None) -> dict:
@@ -95,6 +108,26 @@ class ObjectsMixin(AssociationsMixin):
             self._apply(otype, rec, values)
             self._changed()
             return self._render(otype, rec, all_props=True)
+
+    def user_edit(self, otype: str, object_id: str, properties: dict[str, Any]) -> dict:
+        """Update a record as a person in the HubSpot UI would: same rules as the API, the
+        new versions recorded with sourceType CRM_UI."""
+        with self.lock:
+            self.history.source = CRM_UI
+            try:
+                return self.update_object(otype, object_id, properties)
+            finally:
+                self.history.source = INTEGRATION
+
+    def user_create(self, otype: str, properties: dict[str, Any],
+                    associations: list[dict] | None = None) -> dict:
+        """Create a record as a person in the HubSpot UI would (history source CRM_UI)."""
+        with self.lock:
+            self.history.source = CRM_UI
+            try:
+                return self.create_object(otype, properties, associations)
+            finally:
+                self.history.source = INTEGRATION
 
     def archive_object(self, otype: str, object_id: str) -> None:
         with self.lock:

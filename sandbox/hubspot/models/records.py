@@ -21,6 +21,7 @@ from sandbox.hubspot.models.errors import (
     problem,
     validation_error,
 )
+from sandbox.hubspot.models.history import PropertyHistory
 from sandbox.hubspot.models.pipelines import PipelinesMixin
 from sandbox.hubspot.models.properties import PropertiesMixin
 from sandbox.hubspot.models.values import canonical_number, fmt_ms, normalize, now_ms
@@ -81,6 +82,7 @@ class RecordsMixin(PropertiesMixin, PipelinesMixin):
         self.next_id = 1001
         self.stores = {n: ObjectStore(n) for n in schema.OBJECT_TYPE_IDS}
         self.stores["contacts"].unique["email"] = {}
+        self.history = PropertyHistory()
 
     def counts(self) -> dict[str, int]:
         return {n: s.live for n, s in self.stores.items()}
@@ -220,12 +222,20 @@ class RecordsMixin(PropertiesMixin, PipelinesMixin):
             self._line_item_fill(rec, values)
         store.add(rec)
         self._index_add(store, rec)
+        self.history.created(otype, rec)
         self._search_snapshot(rec, existed=False)
         self.dirty_records.add((otype, rid))
         return rec
 
     def _apply(self, otype: str, rec: Record, values: dict[str, str]) -> None:
+        """Write ``values``; only a write that changes a value bumps the last-modified date
+        and adds to the property history (an unchanged value is not a new version)."""
+        changed = {k: v for k, v in values.items() if rec.props.get(k, "") != v}
+        if not changed:
+            return
         store = self.stores[otype]
+        t = max(now_ms(), rec.updated)
+        self.history.changed(otype, rec, changed, t)
         self._search_snapshot(rec, existed=True)
         self._index_remove(store, rec)
         for k, v in values.items():
@@ -235,7 +245,6 @@ class RecordsMixin(PropertiesMixin, PipelinesMixin):
                 rec.props[k] = v
         if otype == "line_items":
             self._line_item_fill(rec, values)
-        t = max(now_ms(), rec.updated)
         rec.updated = t
         rec.props[schema.LAST_MODIFIED[otype]] = fmt_ms(t)
         self._index_add(store, rec)
