@@ -23,10 +23,11 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import requests
 
@@ -232,6 +233,87 @@ class RollingLimiter:
                 wait = self.period - (now - self._stamps[0]) + 0.005
             self._sleep(wait)
             waited += wait
+
+
+@dataclass
+class Dispatched(Generic[T]):
+    """What :func:`dispatch` did: ``results[i]`` for every item that finished, and the
+    error of the first (lowest-index) item that raised, if any. Items never started after
+    an error have neither."""
+
+    results: dict[int, T]
+    error: BaseException | None = None
+    failed_index: int | None = None
+
+    def ordered(self) -> list[T]:
+        """The results in input order; raises the error if an item failed."""
+        if self.error is not None:
+            raise self.error
+        return [self.results[i] for i in sorted(self.results)]
+
+
+_dispatching = threading.local()
+
+
+def dispatch(fn: Callable[[Any], T], items: Sequence[Any], max_in_flight: int,
+             on_result: Callable[[int, T], None] | None = None,
+             name: str = "dispatch") -> Dispatched[T]:
+    """``fn(item)`` for every item, at most ``max_in_flight`` at once (threads: the calls
+    wait on the network, not the CPU). ``on_result(index, result)`` runs on the calling
+    thread as items finish (in completion order). After an item raises, no new item
+    starts; the running ones finish and their results are kept, so a caller can account
+    for every input that was sent. A dispatch from inside a dispatched item runs its
+    items one by one, so nesting never multiplies the requests in flight."""
+    items = list(items)
+    out: Dispatched[T] = Dispatched({})
+    if max_in_flight <= 1 or len(items) <= 1 or getattr(_dispatching, "active", False):
+        for i, item in enumerate(items):
+            try:
+                result = fn(item)
+            except Exception as exc:
+                out.error, out.failed_index = exc, i
+                return out
+            out.results[i] = result
+            if on_result is not None:
+                on_result(i, result)
+        return out
+
+    def run(item: Any) -> T:
+        _dispatching.active = True
+        try:
+            return fn(item)
+        finally:
+            _dispatching.active = False
+
+    pending: dict[Future[T], int] = {}
+    queue = iter(enumerate(items))
+    errors: dict[int, BaseException] = {}
+    workers = min(max_in_flight, len(items))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name) as pool:
+        def submit_next() -> None:
+            nxt = next(queue, None)
+            if nxt is not None:
+                pending[pool.submit(run, nxt[1])] = nxt[0]
+
+        for _ in range(workers):
+            submit_next()
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                index = pending.pop(future)
+                failure = future.exception()
+                if failure is not None:
+                    errors[index] = failure
+                    continue
+                out.results[index] = future.result()
+                if on_result is not None:
+                    on_result(index, out.results[index])
+                if not errors:
+                    submit_next()
+    if errors:
+        out.failed_index = min(errors)
+        out.error = errors[out.failed_index]
+    return out
 
 
 def json_body(response: requests.Response) -> Any:

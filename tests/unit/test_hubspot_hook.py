@@ -184,7 +184,8 @@ def test_upsert_chunks_by_100_and_traces_results(serve):
     outcome = hook.batch_upsert("contacts", _inputs(250), "officernd_id")
     assert isinstance(outcome, BatchOutcome) and outcome.errors == []
     assert len(outcome.results) == 250 and hook.write_call_count == 3
-    assert [len(r["body"]["inputs"]) for r in server.requests] == [100, 100, 50]
+    # chunks go out concurrently: the server may see the last two in either order
+    assert sorted(len(r["body"]["inputs"]) for r in server.requests) == [50, 100, 100]
     first = server.requests[0]["body"]["inputs"][0]
     assert first == {"id": "s0", "idProperty": "officernd_id", "objectWriteTraceId": "s0",
                      "properties": {"email": "u0@x.io"}}

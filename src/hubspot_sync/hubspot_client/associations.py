@@ -43,11 +43,9 @@ class Associations(ChunkWriter):
         unique_pairs = list(dict.fromkeys((str(a), str(b)) for a, b in pairs))
         spec = [{"associationCategory": category, "associationTypeId": int(type_id)}]
         prepared = [{"from": {"id": a}, "to": {"id": b}, "types": spec} for a, b in unique_pairs]
-        outcome = BatchOutcome()
         path = {"fromObjectType": from_type, "toObjectType": to_type, "action": "create"}
-        for chunk in chunks(prepared, BATCH_SIZE):
-            self._write_chunk(R_ASSOC_BATCH, path, list(chunk), outcome, PAIR_SPEC)
-        return outcome
+        return self._write_chunks(R_ASSOC_BATCH, path,
+                                  [list(c) for c in chunks(prepared, BATCH_SIZE)], PAIR_SPEC)
 
     def read_associations(self, from_type: str, to_type: str,
                           ids: Iterable[str]) -> dict[str, list[str]]:
@@ -66,16 +64,21 @@ class Associations(ChunkWriter):
         guard = CursorGuard("HubSpot POST " + R_ASSOC_BATCH.format(
             fromObjectType=from_type, toObjectType=to_type, action="read"))
         pending: list[dict[str, str]] = [{"id": i} for i in wanted]
+
+        def read(chunk: list[dict[str, str]]) -> dict:
+            try:
+                return response_json(self._request("POST", R_ASSOC_BATCH, path,
+                                                   json={"inputs": chunk}))
+            except HubSpotError as exc:
+                if exc.status == 404:
+                    return {}
+                raise
+
         while pending:
             next_round: list[dict[str, str]] = []
-            for chunk in chunks(pending, ASSOC_READ_SIZE):
-                try:
-                    body = response_json(self._request("POST", R_ASSOC_BATCH, path,
-                                                       json={"inputs": list(chunk)}))
-                except HubSpotError as exc:
-                    if exc.status == 404:
-                        continue
-                    raise
+            # a round's chunks in flight together, their answers read in input order
+            for body in self._dispatch(read, [list(c) for c in
+                                              chunks(pending, ASSOC_READ_SIZE)]).ordered():
                 for result in body.get("results") or []:
                     from_id = str((result.get("from") or {}).get("id"))
                     bucket = found.setdefault(from_id, {})
@@ -105,11 +108,7 @@ class Associations(ChunkWriter):
         inputs = [{"from": {"id": a}, "to": [{"id": b} for b in tos]}
                   for a, tos in grouped.items()]
         path = {"fromObjectType": from_type, "toObjectType": to_type, "action": "archive"}
-        sent = 0
-        for chunk in chunks(inputs, BATCH_SIZE):
-            self._request("POST", R_ASSOC_BATCH, path, json={"inputs": list(chunk)})
-            sent += 1
-        return sent
+        return self._send_chunks(path, inputs)
 
     def archive_association_labels(self, from_type: str, to_type: str,
                                    pairs: Iterable[tuple[str, str, int]],
@@ -125,8 +124,11 @@ class Associations(ChunkWriter):
                    "types": [{"associationCategory": category, "associationTypeId": t}
                              for t in types]} for (a, b), types in grouped.items()]
         path = {"fromObjectType": from_type, "toObjectType": to_type, "action": "labels/archive"}
-        sent = 0
-        for chunk in chunks(inputs, BATCH_SIZE):
-            self._request("POST", R_ASSOC_BATCH, path, json={"inputs": list(chunk)})
-            sent += 1
-        return sent
+        return self._send_chunks(path, inputs)
+
+    def _send_chunks(self, path: dict[str, str], inputs: list[dict]) -> int:
+        """POST the inputs 100 a call, several in flight; returns the calls made."""
+        parts = [list(c) for c in chunks(inputs, BATCH_SIZE)]
+        self._dispatch(lambda chunk: self._request("POST", R_ASSOC_BATCH, path,
+                                                   json={"inputs": chunk}), parts).ordered()
+        return len(parts)

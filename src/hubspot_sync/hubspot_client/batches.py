@@ -19,7 +19,7 @@ dropped:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,6 +62,35 @@ class ChunkSpec:
 
 class ChunkWriter(HubSpotSession):
     """The one implementation of "send a chunk of inputs, account for each"."""
+
+    def _write_chunks(self, route: str, path: dict[str, Any], chunks: Sequence[list[dict]],
+                      spec: ChunkSpec,
+                      on_chunk: Callable[[list[dict]], None] | None = None) -> BatchOutcome:
+        """Send every chunk, several in flight (:meth:`_dispatch`); the outcome lists the
+        chunks' results and errors in input order whatever order HubSpot answered in. When a
+        chunk fails as a whole, no further chunk is sent, the ones in flight are accounted
+        for, and the error carries the outcome of everything sent (``exc.outcome``)."""
+
+        def one(chunk: list[dict]) -> BatchOutcome:
+            part = BatchOutcome()
+            self._write_chunk(route, path, chunk, part, spec)
+            return part
+
+        done = self._dispatch(one, chunks, None if on_chunk is None
+                              else lambda i, _: on_chunk(chunks[i]))
+        outcome = BatchOutcome()
+        for index in sorted(done.results):
+            outcome.results.extend(done.results[index].results)
+            outcome.errors.extend(done.results[index].errors)
+        if done.error is not None:
+            exc = done.error
+            if isinstance(exc, HubSpotError):
+                if exc.outcome is not None:  # what the failed chunk achieved before failing
+                    outcome.results.extend(exc.outcome.results)
+                    outcome.errors.extend(exc.outcome.errors)
+                exc.outcome = outcome
+            raise exc
+        return outcome
 
     def _write_chunk(self, route: str, path: dict[str, Any], chunk: list[dict],
                      outcome: BatchOutcome, spec: ChunkSpec) -> None:

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +24,6 @@ from hubspot_sync.hubspot_client.errors import (
     HubSpotError,
 )
 from hubspot_sync.hubspot_client.reads import BATCH_SIZE
-from hubspot_sync.transport import Retrier
 from hubspot_sync.values import chunks
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -70,25 +68,24 @@ class NoteOutcome:
     calls: int = 0
 
 
-@contextmanager
-def _single_attempt(hook: HubSpotHook) -> Iterator[None]:
-    """The hook sends each request once (no retry of 5xx or network errors) while inside."""
-    retrier = hook.retrier
-    hook.retrier = Retrier(1, retrier.backoff, retrier.sleep, retrier.max_wait)
-    try:
-        yield
-    finally:
-        hook.retrier = retrier
-
-
 def create_notes(hook: HubSpotHook, notes: Mapping[str, Mapping[str, Any]]) -> NoteOutcome:
-    """Create ``{key: {"properties": {...}, "associations": [...]}}``, 100 a call
-    (``objectWriteTraceId`` = the key, so every answer is matched to its event)."""
-    outcome = NoteOutcome()
+    """Create ``{key: {"properties": {...}, "associations": [...]}}``, 100 a call, several
+    calls in flight (``objectWriteTraceId`` = the key, so every answer is matched to its
+    event)."""
     items = [{"properties": dict(n["properties"]), "associations": list(n["associations"]),
               "objectWriteTraceId": key} for key, n in notes.items()]
-    for chunk in chunks(items, BATCH_SIZE):
-        _send(hook, list(chunk), outcome)
+
+    def send(chunk: list[dict]) -> NoteOutcome:
+        part = NoteOutcome()
+        _send(hook, chunk, part)
+        return part
+
+    outcome = NoteOutcome()
+    for part in hook._dispatch(send, [list(c) for c in chunks(items, BATCH_SIZE)]).ordered():
+        outcome.written.update(part.written)
+        outcome.refused.update(part.refused)
+        outcome.unknown.update(part.unknown)
+        outcome.calls += part.calls
     return outcome
 
 
@@ -97,7 +94,7 @@ def _send(hook: HubSpotHook, chunk: list[dict], outcome: NoteOutcome) -> None:
     for attempt in range(1, RATE_LIMIT_ATTEMPTS + 1):
         outcome.calls += 1
         try:
-            with _single_attempt(hook):
+            with hook.single_attempt():  # this thread's requests only
                 batch: BatchOutcome = hook.batch_create(NOTES, chunk)
         except HubSpotError as exc:
             if exc.status == 429 and attempt < RATE_LIMIT_ATTEMPTS:

@@ -71,24 +71,26 @@ class ObjectReads(HubSpotSession):
         props = list(dict.fromkeys(properties))
         if id_property and id_property not in props:
             props.append(id_property)
-        records: list[dict] = []
-        for chunk in chunks(wanted, BATCH_SIZE):
+        path = {"objectType": object_type, "action": "read"}
+
+        def read(chunk: list[str]) -> list[dict]:
             body_json: dict[str, Any] = {"inputs": [{"id": i} for i in chunk],
                                          "properties": props}
             if id_property:
                 body_json["idProperty"] = id_property
             try:
-                response = self._request("POST", R_BATCH,
-                                         {"objectType": object_type, "action": "read"},
+                response = self._request("POST", R_BATCH, path,
                                          params={"archived": "true"} if archived else None,
                                          json=body_json)
             except HubSpotError as exc:
                 if exc.status != 404:
                     raise
-            else:
-                records.extend(response_json(response).get("results", []))
-            advance(progress, len(chunk))
-        return records
+                return []
+            return list(response_json(response).get("results", []))
+
+        parts = [list(c) for c in chunks(wanted, BATCH_SIZE)]
+        pages = self._dispatch(read, parts, lambda i, _: advance(progress, len(parts[i])))
+        return [record for page in pages.ordered() for record in page]
 
     def search(self, object_type: str, filter_groups: list[dict], properties: Sequence[str],
                sorts: list[Any] | None = None) -> Iterator[dict]:

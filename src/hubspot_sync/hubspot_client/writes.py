@@ -10,6 +10,7 @@ from hubspot_sync.hubspot_client.batches import ChunkSpec, ChunkWriter
 from hubspot_sync.hubspot_client.errors import (
     DUPLICATE_INPUT,
     BatchOutcome,
+    HubSpotError,
     RowError,
     map_object_error,
     object_input_id,
@@ -83,9 +84,10 @@ class ObjectWrites(ChunkWriter):
     def batch_archive(self, object_type: str, ids: Iterable[str]) -> int:
         """Archive records by HubSpot id, 100 per call; returns how many ids were sent."""
         wanted = unique_ids(ids)
-        for chunk in chunks(wanted, BATCH_SIZE):
-            self._request("POST", R_BATCH, {"objectType": object_type, "action": "archive"},
-                          json={"inputs": [{"id": i} for i in chunk]})
+        path = {"objectType": object_type, "action": "archive"}
+        self._dispatch(lambda chunk: self._request(
+            "POST", R_BATCH, path, json={"inputs": [{"id": i} for i in chunk]}),
+            list(chunks(wanted, BATCH_SIZE))).ordered()
         return len(wanted)
 
     def _batch_write(self, object_type: str, action: str, prepared: list[dict],
@@ -106,7 +108,14 @@ class ObjectWrites(ChunkWriter):
                 seen.add(item["id"])
                 unique.append(item)
             prepared = unique
-        for chunk in chunks(prepared, BATCH_SIZE):
-            self._write_chunk(R_BATCH, path, list(chunk), outcome, spec)
-            advance(progress, len(chunk))
+        try:
+            sent = self._write_chunks(R_BATCH, path,
+                                      [list(c) for c in chunks(prepared, BATCH_SIZE)],
+                                      spec, lambda chunk: advance(progress, len(chunk)))
+        except HubSpotError as exc:
+            if exc.outcome is not None:  # the duplicates refused before sending
+                exc.outcome.errors[:0] = outcome.errors
+            raise
+        outcome.results.extend(sent.results)
+        outcome.errors.extend(sent.errors)
         return outcome
