@@ -59,7 +59,8 @@ class TwoWayStore(WarehouseBase):
             else:
                 ids = sorted({k for k in (as_key(s) for s in source_ids) if k is not None})
                 for chunk in batches(ids):
-                    rows += conn.execute(base.where(t.c.source_id.in_(list(chunk)))).all()
+                    rows += conn.execute(base.where(t.c.source_id.in_(list(chunk)))
+                                         .order_by(t.c.source_id, t.c.property)).all()
         return frame(rows, BASELINE_COLUMNS)
 
     def write_baseline(self, entity: str, run_id: str, rows: Iterable[Any]) -> int:
