@@ -31,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--state", default=None, metavar="FILE",
                    help="SQLite file: loaded if it exists, else seeded and saved; "
                         "saved after every change")
+    p.add_argument("--read-only", action="store_true",
+                   help="the OAuth app has Read-only permission: no write scopes")
     return p
 
 
@@ -48,7 +50,7 @@ def main(argv: list[str]) -> int:
                           client_id=args.client_id, client_secret=args.client_secret,
                           org=args.org, rate_limit=args.rate_limit,
                           token_rate_limit=args.token_rate_limit, state_file=args.state,
-                          host=args.host)
+                          host=args.host, write_access=not args.read_only)
     counts = sb.state.record_counts()
     gc.collect()
     gc.freeze()  # the seed lives as long as the process: keep it out of GC passes
