@@ -3,11 +3,24 @@
 Creates the id property and any missing custom property the mapping types; checks that
 every mapped property exists and that value maps only name options HubSpot has. The plan
 is computed from the definitions alone (pure functions below), then applied.
+
+The checked schema is remembered in the warehouse (``alert_state`` row
+``hubspot_schema:<entity>``) with a fingerprint of the mapping and the portal, so an hourly
+run within ``SYNC_SCHEMA_CHECK_HOURS`` (default 6; 0 = check every run) of the last check
+reads no definitions: one call less per run, which on a small hourly run is most of the
+overhead above the call floor. A changed mapping (any key) or another portal re-checks at
+once; so do dry runs and full refreshes. A property someone deletes or an option someone
+removes in HubSpot within those hours shows up as refused writes in that run's load, and the
+next check (at most that many hours later) fails the run with the usual message.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hubspot_sync.mapping import EntityMapping
@@ -111,8 +124,76 @@ def slim(definitions: Mapping[str, dict]) -> dict[str, dict]:
             for name, d in definitions.items()}
 
 
+SCHEMA_CHECK_HOURS = 6.0
+
+
+def schema_check_hours() -> float:
+    """How long a checked schema is trusted (``SYNC_SCHEMA_CHECK_HOURS``; 0: never)."""
+    try:
+        return max(0.0, float(os.environ.get("SYNC_SCHEMA_CHECK_HOURS") or SCHEMA_CHECK_HOURS))
+    except ValueError:
+        return SCHEMA_CHECK_HOURS
+
+
+def schema_key(entity: str) -> str:
+    return f"hubspot_schema:{entity}"
+
+
+def schema_fingerprint(mapping: EntityMapping, portal: str) -> str:
+    """Changes with any key of the mapping (properties, value maps, id and flag
+    properties, pipeline) and with the portal the definitions were read from."""
+    text = json.dumps([portal, mapping.model_dump(mode="json")], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def remembered_definitions(entry: Mapping[str, Any] | None, fingerprint: str, now: datetime,
+                           hours: float) -> dict[str, dict] | None:
+    """The definitions checked for ``fingerprint`` less than ``hours`` ago, else None."""
+    if not entry or hours <= 0 or entry.get("fingerprint") != fingerprint:
+        return None
+    try:
+        checked = datetime.fromisoformat(str(entry["checked_at"]))
+    except (KeyError, ValueError):
+        return None
+    if checked.tzinfo is None:
+        checked = checked.replace(tzinfo=UTC)
+    if not timedelta(0) <= now - checked < timedelta(hours=hours):
+        return None
+    definitions = entry.get("definitions")
+    return dict(definitions) if isinstance(definitions, Mapping) else None
+
+
+def _portal(run: EntityRun) -> str:
+    """The portal the hook talks to: its connection id, and the URL of a ``from_url`` hook."""
+    attributes = vars(run.hook)  # the instance's own: a stand-in hook has none
+    override = attributes.get("_override")
+    return f"{attributes.get('hubspot_conn_id', '')}|{override[0] if override else ''}"
+
+
 def ensure_properties(run: EntityRun) -> dict[str, Any]:
-    """Check the mapping against HubSpot's definitions, then create what is missing."""
+    """Check the mapping against HubSpot's definitions, then create what is missing; the
+    definitions checked within ``SYNC_SCHEMA_CHECK_HOURS`` for this mapping are reused."""
+    hours = schema_check_hours()
+    if run.dry_run or run.full_refresh or hours <= 0:
+        return check_schema(run)
+    fingerprint = schema_fingerprint(run.mapping, _portal(run))
+    now = datetime.now(UTC)
+    entry = run.warehouse.alert_state(schema_key(run.entity))
+    remembered = remembered_definitions(entry, fingerprint, now, hours)
+    if remembered is not None:
+        return {"created_properties": [], "planned_properties": [],
+                "definitions": remembered, "schema_checked_at": entry and entry["checked_at"],
+                "api_calls": run.api_calls()}
+    out = check_schema(run)
+    if not any(d.get("planned") for d in out["definitions"].values()):
+        run.warehouse.set_alert_state(schema_key(run.entity), {
+            "fingerprint": fingerprint, "checked_at": now.isoformat(),
+            "definitions": out["definitions"]})
+    return out
+
+
+def check_schema(run: EntityRun) -> dict[str, Any]:
+    """Read HubSpot's definitions, check the mapping against them, create what is missing."""
     mapping, hook = run.mapping, run.hook
     obj = mapping.hubspot.object
     existing = hook.get_properties(obj)
@@ -128,13 +209,19 @@ def ensure_properties(run: EntityRun) -> dict[str, Any]:
     created: list[str] = []
     if not run.dry_run and wanted:
         created = hook.ensure_properties(obj, wanted)
-        if created:
+        # What was created is what was asked for (HubSpot never alters a definition it
+        # accepts): no second read of every definition. One created meanwhile by another
+        # task (409) is read back, as it may differ.
+        raced = [d["name"] for d in wanted if d["name"] not in created]
+        if raced:
             existing = hook.get_properties(obj)
-        for name in (d["name"] for d in wanted):
-            if name in existing:
-                definitions[name] = existing[name]
+        for d in wanted:
+            if d["name"] in created:
+                definitions[d["name"]] = dict(d)
+            elif d["name"] in existing:
+                definitions[d["name"]] = existing[d["name"]]
             else:
-                definitions.pop(name, None)
+                definitions.pop(d["name"], None)
     return {"created_properties": created,
             "planned_properties": [d["name"] for d in wanted] if run.dry_run else [],
             "definitions": slim(definitions), "api_calls": run.api_calls()}

@@ -37,7 +37,8 @@ class SchemaHook:
         raise AssertionError(f"ensure_properties called {name} after the check failed")
 
 
-def test_ensure_properties_fails_before_any_write_and_says_how_to_fix() -> None:
+def test_ensure_properties_fails_before_any_write_and_says_how_to_fix(monkeypatch) -> None:
+    monkeypatch.setenv("SYNC_SCHEMA_CHECK_HOURS", "0")  # no remembered schema: no warehouse
     hook = SchemaHook({**EXISTING, "officernd_id": {"name": "officernd_id",
                                                     "hasUniqueValue": False}})
     typed = mapping(properties=[{"from": "email", "to": "email"},
