@@ -363,7 +363,10 @@ class EntityMapping(_Model, LifecycleRules, TwoWayRules):
                 f"<= {prop.max:g}" if prop.max is not None else "",
                 "match key" if prop.to in self.hubspot.match_on else "",
             ]))
-            rows.append(f"| {prop.describe_origin()} | `{prop.to}` | {steps} | {prop.ownership} | "
+            way = self.direction_of(prop)  # two-way: the direction and conflict rule
+            owner = prop.ownership if way == "to_hubspot" else \
+                f"{way}, {self.conflict_of(prop)} (two-way)"
+            rows.append(f"| {prop.describe_origin()} | `{prop.to}` | {steps} | {owner} | "
                         f"{checks} |")
         return "\n".join(rows)
 

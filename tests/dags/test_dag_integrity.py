@@ -45,6 +45,10 @@ def test_entity_dag_shape(dagbag, mapping) -> None:
              "associate", "report"]
     if mapping.timeline:  # only an entity with timeline: events has the timeline task
         order.insert(order.index("report"), "timeline")
+    if mapping.has_reverse:  # two-way: HubSpot's edits decided before either side writes
+        order[order.index("compute_delta"):order.index("compute_delta")] = [
+            "extract_hubspot_changes", "reconcile"]
+        order.insert(order.index("report"), "write_officernd")
     assert set(dag.task_dict) == set(order)
     for upstream, downstream in zip(order[1:-1], order[2:], strict=True):
         assert downstream in dag.task_dict[upstream].downstream_task_ids

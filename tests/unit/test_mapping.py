@@ -53,4 +53,4 @@ def test_property_table_lists_every_property() -> None:
     table = mapping.property_table_md()
     for prop in mapping.properties:
         assert f"`{prop.to}`" in table
-    assert "fill_if_empty" in table
+    assert "| `phone` | trim | both, hubspot_wins (two-way) |" in table

@@ -174,6 +174,7 @@ class RecordBuilder:
             "email": f"hello@{domain}" if rng.random() < 0.7 else None,
             "image": None,
             "url": url,
+            "phone": None,  # the API has it; the seed leaves it empty (no RNG draw)
             "address": addr,
             "status": weighted(rng, COMPANY_STATUSES, 1)[0],
             "billingDetails": {"billingName": name, "vatNumber": None, "registrationNumber": None,
