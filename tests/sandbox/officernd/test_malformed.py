@@ -151,7 +151,8 @@ def _pages(sb: OfficeRnDSandbox, resource: str, max_pages: int) -> list[dict]:
 
 def test_cursor_loop_fault_repeats_a_cursor_until_switched_off(sb):
     r = requests.post(f"{sb.url}/_sandbox/faults", json={"cursor_loop": ["members"]}, timeout=5)
-    assert r.json() == {"cursor_loop": ["members"], "cursor_loops_served": 0}
+    assert r.json() == {"cursor_loop": ["members"], "cursor_loops_served": 0,
+                        "latency_ms": 0.0, "latency_p95_ms": None}
     pages = _pages(sb, "members", 6)
     assert len(pages) == 6
     cursors = [p["cursorNext"] for p in pages]
@@ -167,7 +168,8 @@ def test_cursor_loop_fault_repeats_a_cursor_until_switched_off(sb):
     assert len(_pages(sb, "companies", 5)) == 5
     requests.post(f"{sb.url}/_sandbox/reset", timeout=5)
     assert requests.get(f"{sb.url}/_sandbox/faults", timeout=5).json() == {
-        "cursor_loop": False, "cursor_loops_served": 0}
+        "cursor_loop": False, "cursor_loops_served": 0, "latency_ms": 0.0,
+        "latency_p95_ms": None}
 
 
 @pytest.mark.parametrize("value", ["members", ["nope"], [1]])
