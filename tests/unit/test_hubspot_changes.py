@@ -34,3 +34,15 @@ def test_window_is_read_in_keyset_pages_that_never_use_after(hubspot_sandbox, mo
     # Nothing modified after the window's end is read.
     assert list(hook.modified_between("contacts", end, end + timedelta(hours=1), [])) == []
 
+
+
+def test_history_is_read_fifty_records_a_call(hubspot_sandbox):
+    state = hubspot_sandbox.state
+    ids = [state.create_object("contacts", {"email": f"h{i}@example.com", "phone": "1"})["id"]
+           for i in range(60)]
+    hook = HubSpotHook.from_url(hubspot_sandbox.url, "sandbox-token")
+    history = hook.read_with_history("contacts", ids, ["phone"])
+    assert set(history) == set(ids)
+    assert hook.calls[("POST", "/crm/v3/objects/{objectType}/batch/read")] == 2
+    assert history[ids[0]]["phone"][0]["value"] == "1"
+    assert changes.changed_at(history[ids[0]]["phone"]) is not None
