@@ -146,6 +146,7 @@ def build_broken_mapping_dag(path: str, message: str):
 
 _MAPPINGS = load_mappings()
 # dag_id -> DAG (the @dag calls register themselves; this index is for tests and tools).
-DAGS = {m.dag_id: build_entity_dag(m) for m in _MAPPINGS.ordered()}
+# sync_mode: disabled -> no DAG; mappings naming the entity still validate against its file.
+DAGS = {m.dag_id: build_entity_dag(m) for m in _MAPPINGS.ordered() if m.enabled}
 DAGS.update((f"sync_{Path(path).stem}", build_broken_mapping_dag(path, message))
             for path, message in sorted(_MAPPINGS.errors.items()))

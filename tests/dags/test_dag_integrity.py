@@ -129,3 +129,13 @@ def test_cycle_and_unknown_entity_become_broken_dags_at_parse_time(tmp_path) -> 
     assert tasks == ["mapping_error"]
     assert f"{contracts}: associations[1].to: 'memebrs' is not an entity with a mapping file" \
         in doc
+
+
+def test_a_disabled_entity_gets_no_dag_and_its_dependants_keep_theirs(tmp_path) -> None:
+    for name in ("companies", "members"):
+        (tmp_path / f"{name}.yaml").write_text((DEFAULT_MAPPINGS_DIR / f"{name}.yaml").read_text())
+    companies = tmp_path / "companies.yaml"
+    companies.write_text(companies.read_text() + "sync_mode: disabled\n")
+    dags = parse_dags(tmp_path)
+    assert set(dags) == {"sync_members"}  # members depends_on companies: still valid
+    assert "load" in dags["sync_members"][0]
