@@ -117,6 +117,7 @@ class HubSpotSession(HttpHook):
         self.rate_limited = 0  # 429 answers received (retried or not): a run metric
         # Wall time with at least one request in progress (sent, paced or between retries).
         self._active = 0
+        self._pace_logged = -1e9
         self._busy_since = 0.0
         self._busy = 0.0
 
@@ -205,10 +206,15 @@ class HubSpotSession(HttpHook):
         wait, slot = self._budget.reserve(self.min_remaining)
         if wait > 0:
             self.retrier.check_wait(wait, "HubSpot burst limit nearly spent")
-            log.log(logging.INFO if wait >= 1 else logging.DEBUG,
-                    "HubSpot burst limit nearly spent; pausing %.2f s", wait)
             with self._lock:
                 self.slept_for_rate_limit += wait
+                now = time.monotonic()
+                loud = wait >= 1 and now - self._pace_logged >= 30  # one line per 30 s
+                if loud:
+                    self._pace_logged = now
+            log.log(logging.INFO if loud else logging.DEBUG,
+                    "HubSpot burst limit nearly spent; pausing %.2f s (%.0f s paced so far, "
+                    "summed over the requests in flight)", wait, self.slept_for_rate_limit)
             self._sleep(wait)
         return slot
 

@@ -29,10 +29,11 @@ class OfficeRnDHttp:
         self._lock = threading.Lock()
 
     def _get_session(self) -> requests.Session:
-        if self._session is None:
-            self._session = requests.Session()
-            self._session.headers["Accept"] = "application/json"
-        return self._session
+        with self._lock:  # reads by id run on several threads
+            if self._session is None:
+                self._session = requests.Session()
+                self._session.headers["Accept"] = "application/json"
+            return self._session
 
     def close(self) -> None:
         if self._session is not None:
