@@ -51,12 +51,15 @@ def baseline_map(baseline: pd.DataFrame | None) -> dict[tuple[str, str], str | N
 
 
 def forward_fields(row: Mapping[str, Any], mapping: EntityMapping, decisions: DecisionMap,
-                   baseline: BaselineMap) -> list[str]:
-    """The changed fields of one delta row that may go to HubSpot."""
+                   baseline: BaselineMap, directions: Mapping[str, str] | None = None
+                   ) -> list[str]:
+    """The changed fields of one delta row that may go to HubSpot (``directions``: each
+    property's direction, computed once by the caller of many rows)."""
     sid = str(row["source_id"])
     before = row.get("before") or {}
     after = row.get("after") or {}
-    directions = {p.to: mapping.direction_of(p) for p in mapping.properties}
+    if directions is None:
+        directions = {p.to: mapping.direction_of(p) for p in mapping.properties}
     kept = []
     for name in row.get("changed_fields") or []:
         direction = directions.get(name, "to_hubspot")  # the id property: always sent
@@ -85,12 +88,13 @@ def hold_back_reverse(delta: pd.DataFrame, mapping: EntityMapping, decisions: De
     if not mapping.has_reverse or not len(delta):
         return delta
     out = delta.copy()
+    directions = {p.to: mapping.direction_of(p) for p in mapping.properties}
     fields, actions = [], []
     for row in out.to_dict("records"):
         action = row["action"]
         changed = row.get("changed_fields") or []
         if action in ("create", "update"):
-            changed = forward_fields(row, mapping, decisions, baseline)
+            changed = forward_fields(row, mapping, decisions, baseline, directions)
             if action == "update" and not changed:
                 action = "unchanged"
         fields.append(list(changed))
