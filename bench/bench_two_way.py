@@ -117,6 +117,11 @@ def main() -> int:
         summary("same window again", again)
         print_calls("HubSpot", again["hubspot"])
         print_calls("OfficeRnD", again["officernd"])
+        if os.environ.get("BENCH_DEBUG"):
+            d = warehouse.read_delta("members", "hourly-2", ["create", "update"])
+            print(d[["source_id", "action", "changed_fields", "reason"]].to_string()[:3000])
+            c = warehouse.read_conflicts("members", run_id="hourly-2")
+            print(c.to_string()[:3000])
         warehouse.dispose()
     return 0
 
