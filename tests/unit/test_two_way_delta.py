@@ -186,3 +186,18 @@ def test_compute_delta_step_and_load_baseline_in_a_warehouse(tmp_path) -> None:
         {"source_id": "m2", "property": "phone", "value": "new"},
         {"source_id": "m3", "property": "phone", "value": "3"}]
     wh.dispose()
+
+
+def test_a_dry_run_load_writes_no_baseline(tmp_path) -> None:
+    from hubspot_sync.steps.context import EntityRun
+    from hubspot_sync.steps.load import load
+    from hubspot_sync.warehouse import Warehouse
+
+    wh = Warehouse(f"sqlite:///{tmp_path / 'w.db'}")
+    run = EntityRun(mapping=members(), run_id="dry", dry_run=True, _warehouse=wh)
+    wh.start_run("members", "dry", dry_run=True)
+    wh.write_decisions("members", "dry", [{"source_id": "m1", "property": "phone",
+                                           "agreed": True, "value": "1"}])
+    assert load(run)["dry_run"] is True
+    assert wh.read_baseline("members").empty
+    wh.dispose()
