@@ -18,15 +18,17 @@ def test_every_step_depends_only_on_earlier_ones_and_resolves() -> None:
         assert callable(step.function()), step.name
         seen.add(step.name)
     assert [s.name for s in STEPS][-1] == "report" and STEPS[-1].emits_asset
-    # report waits for the steps only some mappings have (timeline) without their output
-    assert set(STEPS[-1].needs) == seen - {"report", "timeline"}
+    # report waits for the steps only some mappings have (timeline) without their output;
+    # it reads the two-way counts from reconcile and write_officernd, not from the extract
+    assert set(STEPS[-1].needs) == seen - {"report", "timeline", "extract_hubspot_changes"}
     assert set(STEPS[-1].after) == {"timeline"}
 
 
 def test_steps_that_call_hubspot_are_network_steps() -> None:
     assert {s.name for s in STEPS if s.calls_hubspot} == {
         "ensure_properties", "extract_hubspot", "load", "associate",
-        "check_hubspot_deletions", "deletes", "timeline"}
+        "check_hubspot_deletions", "deletes", "timeline", "extract_hubspot_changes",
+        "write_officernd"}
     assert all(s.network for s in STEPS if s.calls_hubspot)
     assert not any(s.network for s in STEPS if s.name in ("compute_delta", "validate"))
 
