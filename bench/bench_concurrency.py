@@ -5,7 +5,9 @@ the HubSpot sandbox answering with a lognormal latency (median ``--latency-ms``,
 percentile ``--latency-p95-ms``) under a ``--burst-limit`` per 10 s, for:
 
 1. the first sync of companies and members at ``--scale`` members;
-2. an hourly run after ``--changed`` members changed.
+2. an hourly run after ``--changed`` members changed;
+3. two workers sharing the token, each with a budget of its own (as two processes): the
+   429s they provoke while learning of each other from the headers.
 
 Per run and per step that calls HubSpot it prints the calls, the 429s, the step's wall
 time, the time waiting on HubSpot (wall time with at least one request in progress) and
@@ -73,6 +75,38 @@ def run_entity(label: str, entity: str, mappings, hook, source, warehouse, windo
     return {"calls": calls, "wall": wall, "busy": busy, "429": rejected, "total": total}
 
 
+def shared_token_check(hs_url: str, hs, ids: int, max_in_flight: int | None,
+                       per_second: float) -> None:
+    """Two workers on one token, each with a budget of its own (as two Airflow worker
+    processes): they only learn of each other from the rate-limit headers."""
+    import threading
+
+    from hubspot_sync.hubspot_client import HubSpotHook
+    from hubspot_sync.hubspot_client.budget import PortalBudget
+
+    hooks = []
+    for _ in range(2):
+        hook = HubSpotHook.from_url(hs_url, "sandbox-token", max_in_flight=max_in_flight)
+        hook._get_session()
+        hook._budget = PortalBudget()  # what a separate process would have
+        hooks.append(hook)
+    before = limited(hs)
+    started = time.perf_counter()
+    threads = [threading.Thread(target=h.batch_read, args=(
+        "contacts", [f"x{n}@example.com" for n in range(ids)], ["email"]),
+        kwargs={"id_property": "email"}) for h in hooks]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - started
+    calls = sum(h.call_count for h in hooks)
+    rejected = limited(hs) - before
+    print(f"two workers, one token, budgets of their own: {calls} calls in {wall:.1f} s, "
+          f"{rejected} 429s ({rejected / max(calls, 1):.2%}), limit used "
+          f"{calls / wall / per_second:.0%}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--scale", type=int, default=10_000, help="members in the source")
@@ -83,6 +117,8 @@ def main() -> int:
     parser.add_argument("--latency-p95-ms", type=float, default=400, help="95th percentile")
     parser.add_argument("--max-in-flight", type=int, default=None,
                         help="requests in flight (default: the hook's default)")
+    parser.add_argument("--shared-ids", type=int, default=30_000,
+                        help="ids each of the two workers on one token reads")
     args = parser.parse_args()
     changed = args.changed if args.changed is not None else args.scale // 10
 
@@ -121,6 +157,8 @@ def main() -> int:
         window = RunWindow(hour, hour + timedelta(hours=1), False, "bench: hourly")
         run_entity(f"hourly run, {changed} changed", "members", mappings, hook, source,
                    warehouse, window, "hourly-1", hs, per_second)
+        time.sleep(10.5)  # an empty window for the next check
+        shared_token_check(hs.url, hs, args.shared_ids, args.max_in_flight, per_second)
         print(f"hook: max in flight {hook.max_in_flight}, {hook.rate_limited} 429s seen, "
               f"{hook.slept_for_rate_limit:.1f} s paced (summed over threads)")
         warehouse.dispose()

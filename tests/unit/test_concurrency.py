@@ -51,15 +51,18 @@ def test_budget_leaves_room_for_what_other_processes_used():
     clock = Clock()
     budget = PortalBudget(clock)
     slot = budget.reserve(headroom=2)[1]
-    # HubSpot counted 18 of 20 in the window: ours is 1, so others sent 17
-    budget.observe(slot, {**LIMIT_HEADERS, "X-HubSpot-RateLimit-Remaining": "2"})
+    # HubSpot counted 10 of 20 in the window: ours is 1, so others sent 9
+    budget.observe(slot, {**LIMIT_HEADERS, "X-HubSpot-RateLimit-Remaining": "10"})
     assert budget.learned and budget.max == 20
-    wait, _ = budget.reserve(headroom=2)
-    # cap 18, ours 1 -> others' 17 must fall to 16: 1/17 of the window later
-    assert wait == pytest.approx(10.0 / 17, abs=0.01)
     # an older answer does not overwrite what a newer one said
     budget.observe(slot - 5, {**LIMIT_HEADERS, "X-HubSpot-RateLimit-Remaining": "20"})
-    assert budget.reserve(headroom=2)[0] > wait
+    # others send: the headroom doubles (4), so 20 - 4 - 9 = 7 of ours fit in the window
+    waits = [budget.reserve(headroom=2)[0] for _ in range(7)]
+    assert waits[:6] == [0.0] * 6
+    assert waits[6] == pytest.approx(10.0, abs=0.01)  # our first send leaves the window
+    # others filling the window: nothing until what they sent is a window old
+    budget.observe(clock(), {**LIMIT_HEADERS, "X-HubSpot-RateLimit-Remaining": "0"})
+    assert budget.reserve(headroom=2)[1] >= clock() + 10.0
 
 
 def test_budget_registry_is_per_portal_and_never_keyed_by_the_token():

@@ -11,8 +11,9 @@ bucket + refill to fit one window (about 80 % of the limit); the rolling window 
 The other processes' share comes from the ``X-HubSpot-RateLimit-*`` headers each answer
 carries (HubSpot counts every caller of the token there): ``Max - Remaining`` requests were
 in the window when a request arrived, of which ours are known; the rest belong to others,
-assumed to leave the window evenly over the next interval. Until a response has told the
-limit, 100 per 10 s is assumed (HubSpot's lowest tier).
+assumed to keep that share until a whole window has passed without news (each of our
+answers tells it again). Until a response has told the limit, 100 per 10 s is assumed
+(HubSpot's lowest tier).
 
 Budgets are kept in a module-level registry keyed by a hash of base URL and token (the
 token itself is never stored in the key or logged).
@@ -59,10 +60,14 @@ class PortalBudget:
         with self._lock:
             now = self._clock()
             self._prune(now)
-            cap = max(1, self.max - max(0, headroom))
+            headroom = max(0, headroom)
+            if self._foreign > 0 and now < self._foreign_at + self.interval:
+                # others send too, and what they have in flight shows only later
+                headroom *= 2
+            cap = max(1, self.max - headroom)
             slot = max(now, self._stamps[-1]) if self._stamps else now
             # Ours in the window leave it one by one (step down at each expiry); others'
-            # share leaves it linearly. The slot is the first time both fit under the cap.
+            # share stays until it is a window old. The slot is the first time both fit.
             window = self._stamps[bisect.bisect_right(self._stamps, slot - self.interval):]
             ours = len(window)
             for sent in [*window, math.inf]:
@@ -97,10 +102,12 @@ class PortalBudget:
 
     # ------------------------------------------------------------------ state
     def _foreign_fits(self, allowed: int) -> float:
-        """The first time others' share is at most ``allowed`` requests."""
+        """The first time others' share is at most ``allowed`` requests: their share is
+        assumed to stay until a whole window has passed since it was seen (others that keep
+        sending keep their share; every answer we get tells it again)."""
         if self._foreign <= allowed:
             return -math.inf
-        return self._foreign_at + self.interval * (1 - allowed / self._foreign) + 1e-6
+        return self._foreign_at + self.interval
 
     def _prune(self, now: float) -> None:
         cut = bisect.bisect_right(self._stamps, now - self.interval)
