@@ -25,6 +25,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 BATCH_SIZE = 100  # inputs per CRM v3 batch call and per associations v4 batch/create
 ASSOCIATION_READ_SIZE = 1000  # inputs per associations v4 batch/read
+SEARCH_PAGE = 200  # records per search page
+HISTORY_BATCH = 50  # batch/read inputs per call with propertiesWithHistory
 
 
 def batches(records: int, size: int = BATCH_SIZE) -> int:
@@ -41,6 +43,10 @@ class RunWork:
     listed: int = 0  # a full refresh: records paged from the object's list
     association_reads: dict[str, int] = field(default_factory=dict)  # target -> records
     delete_reads: int = 0  # delete candidates the run did not extract, read by HubSpot id
+    # Two-way: records people changed in HubSpot in the window (a search, at least one page
+    # even when nothing changed: that answer needs one call), then their property history.
+    change_searches: int | None = None  # None: the entity is one-way
+    history_reads: int = 0
     upserts: int = 0  # batch/upsert by the id property
     updates: int = 0  # batch/update by HubSpot id (records adopted by a match key)
     flags: int = 0  # delete / filter-exit flags (batch/update)
@@ -52,6 +58,9 @@ class RunWork:
     def calls(self) -> dict[str, int]:
         """The floor per kind of call (kinds with no work left out)."""
         out = {"id_lookups": batches(self.id_lookups), "listed": batches(self.listed)}
+        if self.change_searches is not None:
+            out["change_search"] = max(1, batches(self.change_searches, SEARCH_PAGE))
+        out["history_reads"] = batches(self.history_reads, HISTORY_BATCH)
         out.update({f"lookup_by_{k}": batches(n) for k, n in self.key_lookups.items()})
         out.update({f"associations_read_{t}": batches(n, ASSOCIATION_READ_SIZE)
                     for t, n in self.association_reads.items()})
@@ -87,7 +96,7 @@ def run_work(run: EntityRun, outputs: Mapping[str, Mapping[str, Any] | None]) ->
     from hubspot_sync.steps.hubspot_deletes import MATCHED_BY_HUBSPOT_ID
 
     mapping, wh = run.mapping, run.warehouse
-    out = {name: dict(value or {}) for name, value in outputs.items()}
+    out = {name: own_output(run.entity, value) for name, value in outputs.items()}
     work = RunWork()
     source = wh.read_source_snapshot(run.entity, run.run_id)
     hubspot = wh.read_hubspot_snapshot(run.entity, run.run_id)
@@ -130,6 +139,11 @@ def run_work(run: EntityRun, outputs: Mapping[str, Mapping[str, Any] | None]) ->
     exits = _filter_exits(run, source) if candidates else 0
     work.delete_reads = max(0, candidates - exits)
 
+    if "extract_hubspot_changes" in out:
+        changes = out["extract_hubspot_changes"]
+        work.change_searches = int(changes.get("read") or 0)
+        work.history_reads = len(changes.get("history") or {})
+
     counts = out.get("timeline", {}).get("counts") or {}
     work.notes = sum(int(counts.get(k) or 0) for k in ("written", "refused", "unknown"))
     associate = out.get("associate", {})
@@ -137,6 +151,16 @@ def run_work(run: EntityRun, outputs: Mapping[str, Mapping[str, Any] | None]) ->
         associate.get("failed_associations") or 0)
     work.association_removals = int(associate.get("removed_associations") or 0)
     return work
+
+
+def own_output(entity: str, output: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A step's output for ``entity`` (steps of a run with children key theirs by entity
+    under ``units``)."""
+    output = dict(output or {})
+    units = output.get("units")
+    if isinstance(units, Mapping) and isinstance(units.get(entity), Mapping):
+        return {**output, **units[entity]}
+    return output
 
 
 def _filter_exits(run: EntityRun, source: Any) -> int:

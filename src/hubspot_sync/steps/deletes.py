@@ -151,7 +151,7 @@ def deletes(run: EntityRun) -> dict[str, Any]:
         out.update(checked_source=True, source_ids=len(existing))
         scanned = len(existing)
     candidates = {s: w for s, w in candidates.items() if mapping.delete_action(w) != "ignore"}
-    current = _current(run, [synced[s] for s in candidates]) if candidates else {}
+    current = _current(run, {s: synced[s] for s in candidates}) if candidates else {}
     planned, skipped = plan(mapping, candidates, synced, current)
     out.update(planned=len(planned), skipped=skipped, delete_list=[
         f"{p.source_id}: {p.action} ({p.why.replace('_', ' ')})" for p in planned][:LISTED])
@@ -187,16 +187,42 @@ def deletes(run: EntityRun) -> dict[str, Any]:
     return {**out, "api_calls": run.api_calls()}
 
 
-def _current(run: EntityRun, hubspot_ids: list[str]) -> dict[str, Mapping[str, Any]]:
-    """HubSpot id -> the live record (by id, 100 a call), with the id and flag property."""
+def _current(run: EntityRun, hubspot_ids: Mapping[str, str]) -> dict[str, Mapping[str, Any]]:
+    """HubSpot id -> the live record, with the id and flag property (source id -> HubSpot
+    id in). Read by id, 100 a call, except the records this run's extract_hubspot found by
+    the id property moments ago with the flag property among those it read (filter exits,
+    when the mapping maps the flag property): reading them again would cost a call a run."""
     from hubspot_sync.steps.hubspot_deletes import MERGED_IDS, answers
 
     mapping = run.mapping
+    known = _extracted(run, hubspot_ids)
+    rest = sorted({hid for hid in hubspot_ids.values() if hid not in known})
+    if not rest:
+        return known
     props = [mapping.hubspot.id_property, mapping.flag.property, MERGED_IDS]
-    records = run.hook.batch_read(mapping.hubspot.object, sorted(set(hubspot_ids)), props)
+    records = run.hook.batch_read(mapping.hubspot.object, rest, props)
     # A record merged into another answers for the old id: the survivor is not ours to
     # touch unless it carries this record's id (plan checks the id property).
-    return dict(answers(hubspot_ids, records))
+    return {**known, **dict(answers(rest, records))}
+
+
+def _extracted(run: EntityRun, hubspot_ids: Mapping[str, str]) -> dict[str, Mapping[str, Any]]:
+    """HubSpot id -> record, from this run's HubSpot snapshot: rows found by the id property
+    with the id map's HubSpot id, when the flag property was read with them."""
+    mapping = run.mapping
+    id_property, flag = mapping.hubspot.id_property, mapping.flag.property
+    if flag not in {p.to for p in mapping.properties}:
+        return {}
+    snapshot = run.warehouse.read_hubspot_snapshot(run.entity, run.run_id)
+    out: dict[str, Mapping[str, Any]] = {}
+    for row in snapshot.to_dict("records") if len(snapshot) else []:
+        hid = hubspot_ids.get(row["source_id"])
+        props = row["properties"] or {}
+        if hid is None or row["matched_by"] != id_property or str(row["hubspot_id"]) != hid:
+            continue
+        out[hid] = {"id": hid, "properties": {id_property: props.get(id_property),
+                                              flag: props.get(flag)}}
+    return out
 
 
 def _write(run: EntityRun, planned: list[Planned]) -> dict[str, str | None]:
