@@ -224,14 +224,12 @@ TRANSFORMS: dict[str, Callable[[Any, Any], Any]] = {
     "clean_text": clean_text,
 }
 
-_PATH_SPLIT = re.compile(r"\.")
-
 
 def get_path(record: Mapping[str, Any], path: str) -> Any:
     """``address.city`` -> record["address"]["city"]; missing anywhere -> None."""
     current: Any = record
-    for part in _PATH_SPLIT.split(path):
-        if isinstance(current, Mapping):
+    for part in path.split("."):
+        if type(current) is dict or isinstance(current, Mapping):  # dict first: the fast case
             current = current.get(part)
         elif isinstance(current, list | tuple) and part.isdigit() and int(part) < len(current):
             current = current[int(part)]

@@ -21,7 +21,8 @@ def compute_delta(run: EntityRun, definitions: Mapping[str, dict],
     from hubspot_sync.steps import delta_frame
 
     warehouse = run.warehouse
-    source = warehouse.read_source_snapshot(run.entity, run.run_id)
+    source = warehouse.read_source_snapshot(
+        run.entity, run.run_id, columns=("source_id", "changed_at", "properties", "skip_reason"))
     hubspot = warehouse.read_hubspot_snapshot(run.entity, run.run_id)
     types = {name: str(d["type"]) for name, d in definitions.items() if d.get("type")}
     # A child's snapshot holds every item of its parents, so a missing item is an orphan.

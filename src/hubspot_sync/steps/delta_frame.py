@@ -80,8 +80,29 @@ def normalise_frame(frame: pd.DataFrame, property_types: Mapping[str, str]) -> p
     out = pd.DataFrame(index=frame.index)
     for column in frame.columns:
         fn = normaliser(property_types.get(column))
-        out[column] = pd.Series([fn(v) for v in frame[column].tolist()], index=frame.index,
+        out[column] = pd.Series(_each_distinct(fn, frame[column].tolist()), index=frame.index,
                                 dtype=object)
+    return out
+
+
+_UNSEEN = object()
+
+
+def _each_distinct(fn: Callable[[Any], str | None], values: list[Any]) -> list[str | None]:
+    """``fn`` of each value, computed once per distinct value (a city, a country, a status
+    repeat across a million records). Keyed by type too: 1, 1.0 and True are equal keys
+    to a dict but need not normalise alike."""
+    seen: dict[tuple[type, Any], str | None] = {}
+    out: list[str | None] = []
+    for value in values:
+        try:
+            result = seen.get((type(value), value), _UNSEEN)
+        except TypeError:  # unhashable (a list or a dict): no reuse
+            out.append(fn(value))
+            continue
+        if result is _UNSEEN:
+            result = seen[(type(value), value)] = fn(value)
+        out.append(result)  # type: ignore[arg-type]
     return out
 
 

@@ -113,10 +113,11 @@ def check_hubspot_deletions(run: EntityRun, definitions: Mapping[str, dict],
                            "recreated": 0, "tombstone_list": []}
     if run.parent is not None or (definitions.get(id_property) or {}).get("planned"):
         return out
-    source = wh.read_source_snapshot(run.entity, run.run_id)
+    source = wh.read_source_snapshot(run.entity, run.run_id, columns=("source_id", "skip_reason"))
     writing = [sid for sid, skip in zip(source["source_id"], source["skip_reason"],
                                         strict=True) if is_blank(skip)] if len(source) else []
-    hubspot = wh.read_hubspot_snapshot(run.entity, run.run_id)
+    hubspot = wh.read_hubspot_snapshot(run.entity, run.run_id,
+                                       columns=("source_id", "matched_by"))
     by_id = set(hubspot.loc[hubspot["matched_by"] == id_property, "source_id"]) \
         if len(hubspot) else set()
     unseen = [sid for sid in writing if sid not in by_id]

@@ -137,7 +137,8 @@ def extract_hubspot(run: EntityRun, definitions: Mapping[str, dict]) -> dict[str
     mapping, hook, warehouse = run.mapping, run.hook, run.warehouse
     obj, id_property = mapping.hubspot.object, mapping.hubspot.id_property
     prefix = mapping.hubspot.id_prefix
-    source = warehouse.read_source_snapshot(run.entity, run.run_id)
+    source = warehouse.read_source_snapshot(run.entity, run.run_id,
+                                            columns=("source_id", "properties"))
     names = [p.to for p in mapping.properties]
     # Properties a dry run only plans to create cannot be read yet.
     wanted_props = [n for n in [*names, id_property]

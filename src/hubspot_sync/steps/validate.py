@@ -93,9 +93,12 @@ def validate(run: EntityRun, definitions: Mapping[str, dict],
 
     mapping, warehouse = run.mapping, run.warehouse
     considered = warehouse.read_delta(run.entity, run.run_id,
-                                      actions=["create", "update", "unchanged", "conflict"])
-    delta = considered[considered["action"] != "unchanged"] if len(considered) else considered
-    source = warehouse.read_source_snapshot(run.entity, run.run_id)
+                                      actions=["create", "update", "unchanged", "conflict"],
+                                      columns=("source_id", "action"))
+    # Whole rows only for the records to write or held back (not the unchanged majority).
+    delta = warehouse.read_delta(run.entity, run.run_id, actions=["create", "update", "conflict"])
+    source = warehouse.read_source_snapshot(run.entity, run.run_id,
+                                            columns=("source_id", "problems"))
     problems = dict(zip(source["source_id"], source["problems"], strict=True)) if len(source) \
         else {}
     writes = delta[delta["action"].isin(["create", "update"])] if len(delta) else delta

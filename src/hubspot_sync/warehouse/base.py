@@ -9,10 +9,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine, MetaData, delete, insert, select
+from sqlalchemy import Engine, MetaData, delete, select
 from sqlalchemy.engine import Connection
 
 from hubspot_sync.warehouse import migrate
+from hubspot_sync.warehouse.bulk import bulk_insert
 from hubspot_sync.warehouse.connection import make_engine
 from hubspot_sync.warehouse.rows import (
     CONVERTERS,
@@ -110,16 +111,12 @@ class WarehouseBase:
         for col, kind in spec.items():
             cols[col] = (utc_list(cols[col]) if kind == "dt"
                          else [CONVERTERS[kind](v) for v in cols[col]])
-        names = ["entity", "run_id", *spec]
-        consts = (entity, run_id)
-        records = [dict(zip(names, consts + vals, strict=True))
-                   for vals in zip(*(cols[c] for c in spec), strict=True)] if n else []
         t = self.tables[name]
         with self._begin() as conn:
             if replace:
                 self._drop_run_rows(conn, name, entity, run_id)
-            for chunk in batches(records):
-                conn.execute(insert(t), list(chunk))
+            if n:
+                bulk_insert(conn, t, {"entity": entity, "run_id": run_id}, cols, n)
         return n
 
     def _read(self, name: str, entity: str, run_id: str, columns: Sequence[str],

@@ -33,11 +33,15 @@ class DeltaStore(WarehouseBase):
             raise ValueError(f"unknown delta action(s) {bad}; expected one of {DELTA_ACTIONS}")
         return self._write("delta", entity, run_id, df, _DELTA_SPEC, replace)
 
-    def read_delta(self, entity: str, run_id: str,
-                   actions: Sequence[str] | None = None) -> pd.DataFrame:
+    def read_delta(self, entity: str, run_id: str, actions: Sequence[str] | None = None,
+                   columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """The run's delta rows (of ``actions``); ``columns`` reads only those (counting a
+        million unchanged rows needs no before/after decoded)."""
         t = self.tables["delta"]
         where = t.c.action.in_(list(actions)) if actions is not None else None
-        return self._read("delta", entity, run_id, DELTA_COLUMNS, where=where, dt=("changed_at",))
+        wanted = DELTA_COLUMNS if columns is None else [c for c in DELTA_COLUMNS if c in columns]
+        return self._read("delta", entity, run_id, wanted, where=where,
+                          dt=("changed_at",) if "changed_at" in wanted else ())
 
     def write_load_outcomes(self, entity: str, run_id: str, rows: Rows,
                             replace: bool = True) -> int:

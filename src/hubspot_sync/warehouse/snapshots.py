@@ -3,7 +3,7 @@ them (``source_snapshot``, ``hubspot_snapshot``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pandas as pd
@@ -31,17 +31,26 @@ class Snapshots(WarehouseBase):
         """Store the run's flattened source records (columns SOURCE_SNAPSHOT_COLUMNS)."""
         return self._write("source_snapshot", entity, run_id, df, _SOURCE_SPEC, replace)
 
-    def read_source_snapshot(self, entity: str, run_id: str) -> pd.DataFrame:
-        return self._read("source_snapshot", entity, run_id, SOURCE_SNAPSHOT_COLUMNS,
-                          dt=("changed_at",))
+    def read_source_snapshot(self, entity: str, run_id: str,
+                             columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """The run's source snapshot; ``columns`` reads only those (a step that needs no
+        ``raw`` record skips decoding it: most of the snapshot's bytes)."""
+        wanted = SOURCE_SNAPSHOT_COLUMNS if columns is None else \
+            [c for c in SOURCE_SNAPSHOT_COLUMNS if c in columns]
+        return self._read("source_snapshot", entity, run_id, wanted,
+                          dt=("changed_at",) if "changed_at" in wanted else ())
 
     def write_hubspot_snapshot(self, entity: str, run_id: str, df: Rows,
                                replace: bool = True) -> int:
         """Store the HubSpot side read for the run (columns HUBSPOT_SNAPSHOT_COLUMNS)."""
         return self._write("hubspot_snapshot", entity, run_id, df, _HUBSPOT_SPEC, replace)
 
-    def read_hubspot_snapshot(self, entity: str, run_id: str) -> pd.DataFrame:
-        return self._read("hubspot_snapshot", entity, run_id, HUBSPOT_SNAPSHOT_COLUMNS)
+    def read_hubspot_snapshot(self, entity: str, run_id: str,
+                              columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """HubSpot's side read for the run; ``columns`` reads only those."""
+        return self._read("hubspot_snapshot", entity, run_id, HUBSPOT_SNAPSHOT_COLUMNS
+                          if columns is None else
+                          [c for c in HUBSPOT_SNAPSHOT_COLUMNS if c in columns])
 
     def latest_links(self, entity: str, source_ids: Iterable[Any]) -> dict[str, dict]:
         """The ``links`` of each record's most recent source snapshot row (a child's parent,
