@@ -34,12 +34,16 @@ def modified_property(object_type: str) -> str:
     return "lastmodifieddate" if object_type == "contacts" else "hs_lastmodifieddate"
 
 
-def epoch_ms(value: datetime) -> str:
-    """A search filter value for a datetime property (epoch milliseconds)."""
+def epoch_ms(value: datetime, *, up: bool = False) -> str:
+    """A search filter value for a datetime property (epoch milliseconds), rounded down, or
+    up with ``up``: HubSpot stamps whole milliseconds, so a window ``[start, end)`` is
+    searched as ``[floor(start), ceil(end))`` and a change stamped in the millisecond the
+    window ends in is read now (reading one twice is harmless; missing one is not)."""
     utc = as_utc(value)
     if utc is None:
         raise ValueError(f"not a date-time: {value!r}")
-    return str(int(utc.timestamp() * 1000))
+    micros = int(utc.timestamp() * 1_000_000)
+    return str(-(-micros // 1000) if up else micros // 1000)
 
 
 def window_filters(object_type: str, start: datetime | None,
@@ -50,7 +54,8 @@ def window_filters(object_type: str, start: datetime | None,
     if start is not None:
         filters.append({"propertyName": name, "operator": "GTE", "value": epoch_ms(start)})
     if end is not None:
-        filters.append({"propertyName": name, "operator": "LT", "value": epoch_ms(end)})
+        filters.append({"propertyName": name, "operator": "LT",
+                        "value": epoch_ms(end, up=True)})
     return filters
 
 

@@ -1,0 +1,95 @@
+"""The two-way steps in-process (run_steps, as the benchmarks run them) against both
+sandboxes over HTTP: a dry run plans the reverse writes and sends nothing; a HubSpot value
+the inverse stage map does not know is a reject with its reason, never sent."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from hubspot_sync.steps.context import RunWindow
+
+pytestmark = pytest.mark.officernd_scale(60)
+
+
+@pytest.fixture
+def synced(hubspot_sandbox, officernd_sandbox, tmp_path):
+    """First syncs of companies, members and opportunities; ``run(entity, **kw)`` runs one
+    more (the window: since the previous run of the entity)."""
+    from hubspot_sync.hubspot_client import HubSpotHook
+    from hubspot_sync.mapping import load_mappings
+    from hubspot_sync.sources.officernd import OfficeRnDSource
+    from hubspot_sync.steps import run_steps
+    from hubspot_sync.steps.context import EntityRun
+    from hubspot_sync.warehouse import Warehouse
+
+    mappings = load_mappings().mappings
+    warehouse = Warehouse(f"sqlite:///{tmp_path / 'warehouse.db'}")
+    officernd_sandbox.set_clock(datetime.now(UTC))
+    ends: dict[str, datetime] = {}
+
+    def run(entity: str, dry_run: bool = False) -> dict:
+        end = datetime.now(UTC)
+        window = RunWindow(ends.get(entity), end, False, "test")
+        source = OfficeRnDSource.from_url(
+            officernd_sandbox.url, "sandbox-client", "sandbox-secret", "sandbox",
+            token_url=f"{officernd_sandbox.url}/oauth/token", token_cache_dir=None)
+        hook = HubSpotHook.from_url(hubspot_sandbox.url, "sandbox-token", search_per_second=0)
+        entity_run = EntityRun(mapping=mappings[entity], run_id=f"{entity}-{len(ends)}-"
+                               f"{end.timestamp()}", mappings=mappings, window=window,
+                               dry_run=dry_run, _warehouse=warehouse, _hook=hook,
+                               _source=source)
+        report = run_steps(entity_run)["report"]
+        if not dry_run:
+            ends[entity] = end
+        return {**report, "hubspot_writes": hook.write_call_count}
+
+    for entity in ("companies", "members", "opportunities"):
+        run(entity)
+    yield run, warehouse
+    warehouse.dispose()
+
+
+def test_dry_run_plans_reverse_writes_and_an_unknown_stage_is_rejected(synced, hubspot_sandbox,
+                                                            officernd_sandbox) -> None:
+    run, warehouse = synced
+    sid, hid = sorted(warehouse.id_map("members").items())[0]
+    hubspot_sandbox.user_edit("contacts", hid, {"phone": "+1 555 0142"})
+    writes = officernd_sandbox.write_counts()
+
+    report = run("members", dry_run=True)
+
+    plan = report["two_way"]["reverse_plan"]
+    assert {"action": "update", "source_id": sid, "body": {"phone": "+1 555 0142"}} in plan
+    assert report["two_way"]["planned_officernd_updates"] == len(plan) >= 1
+    assert officernd_sandbox.write_counts() == writes
+    assert report["hubspot_writes"] == 0
+
+    # One setup for both checks (three first syncs cost most of this file's time).
+    _unknown_stage_is_a_reject_not_a_write(run, warehouse, hubspot_sandbox, officernd_sandbox)
+
+
+def _unknown_stage_is_a_reject_not_a_write(run, warehouse, hubspot_sandbox,
+                                           officernd_sandbox) -> None:
+    """A stage the stage map does not know: rejected with its reason, never sent."""
+    sid, hid = sorted(warehouse.id_map("opportunities").items())[0]
+    before = next(o for o in officernd_sandbox.state.records("opportunities")
+                  if o["_id"] == sid)
+    hubspot_sandbox.user_edit("deals", hid, {"dealstage": "contractsent"})
+
+    report = run("opportunities")
+
+    assert report["officernd_rejected"] == 1 and report["officernd_updated"] == 0
+    rejects = warehouse.open_rejects("opportunities")
+    row = rejects[rejects["source_id"] == sid].to_dict("records")[0]
+    assert row["rule"] == "reverse_conversion" and row["property"] == "dealstage"
+    assert "'contractsent' is not in the value map of dealstage" in row["reason"]
+    after = next(o for o in officernd_sandbox.state.records("opportunities") if o["_id"] == sid)
+    assert after["status"] == before["status"]
+    # The forward direction does not put OfficeRnD's stage back over the person's edit.
+    from hubspot_sync.hubspot_client import HubSpotHook
+
+    deal = HubSpotHook.from_url(hubspot_sandbox.url, "sandbox-token").batch_read(
+        "deals", [hid], ["dealstage"])[0]
+    assert deal["properties"]["dealstage"] == "contractsent"
