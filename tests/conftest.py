@@ -9,7 +9,10 @@ import json
 import os
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+from unittest import mock
 
 import pytest
 
@@ -58,12 +61,55 @@ def postgres_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def airflow_db() -> Path:
-    """A migrated Airflow metadata DB (SQLite) under the tests' AIRFLOW_HOME."""
+def airflow_db() -> Iterator[Path]:
+    """A migrated Airflow metadata DB (SQLite) under the tests' AIRFLOW_HOME; dag.test()
+    writes the DAG folder into it once, not on every call (dag_folder_written_once)."""
     from airflow.utils import db
 
     db.initdb()
-    return _HOME
+    with dag_folder_written_once():
+        yield _HOME
+
+
+def dag_folder_state() -> tuple:
+    """What parsing the DAG folder reads: its files and the mapping files (path, mtime,
+    size), and the settings the DAG files take from the environment."""
+    folders = [Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]),
+               Path(os.environ.get("SYNC_MAPPINGS_DIR", ROOT / "include" / "mappings"))]
+    files = sorted((str(f), f.stat().st_mtime_ns, f.stat().st_size)
+                   for folder in folders if folder.is_dir()
+                   for f in folder.rglob("*") if f.is_file() and "__pycache__" not in f.parts)
+    settings = sorted((k, v) for k, v in os.environ.items() if k.startswith("SYNC_"))
+    return tuple(files), tuple(settings)
+
+
+@contextmanager
+def dag_folder_written_once() -> Iterator[None]:
+    """Every dag.test() call parses the whole DAG folder and serializes each DAG of it into
+    the metadata DB again (Airflow 3.3, so that TriggerDagRunOperator targets exist), about
+    a second per call before any task runs. The run itself uses the DAG object it is called
+    on, and takes from the DB only the DAG's version row; so the folder is written on the
+    first call, and again whenever its files or the SYNC_* settings changed or the DAG has
+    no version row. Everything else dag.test() does is unchanged."""
+    import airflow.dag_processing.dagbag as dagbag
+    from airflow.models.dag_version import DagVersion
+    from airflow.sdk import DAG
+
+    real_test = DAG.test
+    written: list[tuple] = []  # the folder state of the last full call
+
+    def test(self: DAG, *args: Any, **kwargs: Any) -> Any:
+        state = dag_folder_state()
+        if written and written[-1] == state and DagVersion.get_version(self.dag_id):
+            with mock.patch.multiple(dagbag, BundleDagBag=lambda **_: None,
+                                     sync_bag_to_db=lambda *_, **__: None):
+                return real_test(self, *args, **kwargs)
+        result = real_test(self, *args, **kwargs)
+        written.append(state)
+        return result
+
+    with mock.patch.object(DAG, "test", test):
+        yield
 
 
 def http_connection(host: str, **fields: object) -> str:

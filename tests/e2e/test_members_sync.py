@@ -134,20 +134,28 @@ def test_dry_run_writes_nothing_and_keeps_the_plan(sync_env) -> None:
     assert real["created"] == len(plan) - real["rejected"]
 
 
-def test_backfill_over_two_days_processes_each_hours_changes_once(sync_env) -> None:
+def test_backfill_over_midnight_processes_each_hours_changes_once(sync_env) -> None:
+    """Six hourly BACKFILL runs, 21:00 to 03:00 three days back: each run reads exactly the
+    members last changed in its own hour (seed records included; a change at midnight
+    itself belongs to the hour after it), so every change is processed once and only once,
+    and an hour without changes writes nothing. That a backfill run's window is its data
+    interval whatever the watermark, hour after hour over two days, is the rule
+    tests/unit/test_window.py checks over 48 runs."""
     sync_env.run("companies")
     sync_env.run("members")
-    start = (datetime.now(UTC) - timedelta(days=3)).replace(hour=0, minute=0, second=0,
+    start = (datetime.now(UTC) - timedelta(days=3)).replace(hour=21, minute=0, second=0,
                                                              microsecond=0)
     synced = sorted(sync_env.warehouse.id_map("members"))
-    changes = {3: synced[0:3], 17: synced[3:5], 30: synced[5:6], 47: synced[6:10]}
-    for hour, ids in changes.items():
-        sync_env.officernd.set_clock(start + timedelta(hours=hour, minutes=20))
+    # run index -> (minute in that hour, members changed); index 3 starts at midnight.
+    changes = {1: (20, synced[0:3]), 3: (0, synced[3:5]), 4: (20, synced[5:6]),
+               5: (59, synced[6:10])}
+    for hour, (minute, ids) in changes.items():
+        sync_env.officernd.set_clock(start + timedelta(hours=hour, minutes=minute))
         for sid in ids:
             sync_env.officernd.patch_record("members", sid, {"name": f"Backfilled {hour} {sid}"})
 
     runs = [sync_env.run("members", backfill_at=start + timedelta(hours=h + 1))
-            for h in range(48)]
+            for h in range(6)]
 
     assert all(r["state"] == "success" for r in runs)
     assert all(str(r["dag_run"].run_type).endswith("backfill") for r in runs)
@@ -160,8 +168,9 @@ def test_backfill_over_two_days_processes_each_hours_changes_once(sync_env) -> N
                     if lo <= datetime.fromisoformat(m["modifiedAt"].replace("Z", "+00:00")) < hi}
         snapshot = sync_env.warehouse.read_source_snapshot("members", run["dag_run"].run_id)
         assert set(snapshot["source_id"]) == expected, f"hour {hour}"
+        assert set(changes.get(hour, (0, []))[1]) <= expected, f"hour {hour}"
     updated = {h: r["updated"] for h, r in enumerate(runs) if r["updated"]}
-    assert updated == {h: len(ids) for h, ids in changes.items()}
+    assert updated == {h: len(ids) for h, (_, ids) in changes.items()}
     assert sum(r["write_calls"] for r in runs) == len(changes)
 
 

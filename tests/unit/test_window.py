@@ -4,6 +4,7 @@ built from Airflow's task context values."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from types import SimpleNamespace
 
 import pytest
@@ -45,6 +46,27 @@ def test_first_scheduled_run_reads_everything_before_its_end() -> None:
 def test_backfill_keeps_its_exact_interval(last_end) -> None:
     window = resolve_window({}, T0, T1, "backfill", last_end=last_end, now=NOW)
     assert (window.start, window.end) == (T0, T1)
+
+
+def test_backfill_over_two_days_reads_each_hour_once() -> None:
+    """48 hourly backfill runs, whatever the watermark (none yet, the previous backfill's,
+    or a manual run's after the whole range): their windows tile the two days hour after
+    hour, with no gap and no overlap, so each change in them is read once (the sources read
+    [start, end): tests/integration/test_officernd_source_sandbox.py)."""
+    first = datetime(2026, 11, 20, 0, tzinfo=UTC)
+    watermarks = [None, NOW]
+    windows = []
+    for hour in range(48):
+        start = first + timedelta(hours=hour)
+        for last_end in watermarks:
+            window = resolve_window({}, start, start + timedelta(hours=1), "backfill",
+                                    last_end=last_end, now=NOW)
+            assert (window.start, window.end, window.full_refresh) == (
+                start, start + timedelta(hours=1), False), (hour, last_end)
+        windows.append((window.start, window.end))
+        watermarks = [None, NOW, window.end]
+    assert windows[0][0] == first and windows[-1][1] == first + timedelta(days=2)
+    assert all(end == next_start for (_, end), (next_start, _) in pairwise(windows))
 
 
 def test_manual_run_starts_at_the_watermark() -> None:
