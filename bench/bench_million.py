@@ -425,12 +425,12 @@ def local_run(n: int, warehouse_kind: str, profile: str | None, only: str | None
                 continue
             api0, apicpu0 = clock.seconds, clock.cpu
             calls0 = hook.call_count + source.call_count
+            release_memory()
             if profile and step.name == (only or step.name):
                 import cProfile
 
                 profiler = profiler or cProfile.Profile()
                 profiler.enable()
-            release_memory()
             start_rss = current_rss_mib()
             t0, c0 = time.perf_counter(), time.process_time()
             with PeakSampler() as sampler:
@@ -486,28 +486,78 @@ def sandboxes_run(n: int) -> None:
 
 
 def officernd_at_scale(n: int) -> None:
-    from sandbox.officernd.seed import generate
+    """The OfficeRnD sandbox's state at N members (generated, every entity scaled from it),
+    then every member paged through its own list code (``$limit=50``, ``$cursorNext``),
+    each page serialised as the API sends it; no HTTP."""
+    from sandbox.officernd.collection import to_json
+    from sandbox.officernd.state import State
 
+    base = current_rss_mib()
     t = time.perf_counter()
-    data = generate(42, n, datetime(2026, 11, 2, 10, 0, tzinfo=UTC))
-    gen = time.perf_counter() - t
-    counts = data.counts()
-    print(f"OfficeRnD generate(scale={n:,}): {gen:.1f} s, {sum(counts.values()):,} records, "
-          f"peak RSS {rss_mib():.0f} MiB")
-    from sandbox.officernd.state import SandboxState
-
+    with PeakSampler() as sampler:
+        state = State(seed=42, scale=n, anchor=datetime(2026, 11, 2, 10, 0, tzinfo=UTC))
+    counts = state.record_counts()
+    print(f"OfficeRnD sandbox generate + load (scale {n:,}): {time.perf_counter() - t:.1f} s, "
+          f"{sum(counts.values()):,} records ({counts.get('members', 0):,} members); RSS "
+          f"{current_rss_mib():.0f} MiB (peak {sampler.peak:.0f}, {base:.0f} before)",
+          flush=True)
     t = time.perf_counter()
-    state = SandboxState.from_dataset(data) if hasattr(SandboxState, "from_dataset") else None
-    del data
-    gc.collect()
-    if state is None:
-        print("OfficeRnD paging: no in-process entry point found (see sandbox/officernd/state.py)")
-        return
-    print(f"OfficeRnD state built: {time.perf_counter() - t:.1f} s, peak RSS {rss_mib():.0f} MiB")
+    pages = seen = size = 0
+    params = {"$limit": "50"}
+    with PeakSampler() as sampler:
+        while True:
+            page = state.list("members", params)
+            size += len(to_json(page))
+            pages += 1
+            seen += len(page["results"])
+            if not page["cursorNext"]:
+                break
+            params = {"$limit": "50", "$cursorNext": page["cursorNext"]}
+    paged = time.perf_counter() - t
+    print(f"OfficeRnD paging: {seen:,} members in {pages:,} pages of 50, {paged:.1f} s "
+          f"({paged / pages * 1000:.2f} ms a page, {size / 2**20:.0f} MiB of JSON); RSS peak "
+          f"while paging {sampler.peak:.0f} MiB", flush=True)
+    del state
+    release_memory()
 
 
 def hubspot_at_scale(n: int) -> None:
-    print("HubSpot sandbox at scale: see --sandboxes notes")
+    """The HubSpot sandbox's state taking N contacts through its batch create (100 a call,
+    as the API takes them), then listing them all (100 a page); no HTTP."""
+    from sandbox.hubspot.state import HubSpotState
+
+    state = HubSpotState()
+    base = current_rss_mib()
+    t = time.perf_counter()
+    with PeakSampler() as sampler:
+        for start in range(0, n, 100):
+            status, body = state.batch_create("contacts", {"inputs": [
+                {"properties": {"email": f"member{i}@example{i % 97}.com",
+                                "firstname": FIRST[i % 10], "lastname": f"{LAST[i % 8]}{i}",
+                                "phone": f"+44 20 7{i % 1000:03d} {i % 10000:04d}",
+                                "city": CITIES[i % len(CITIES)], "country": "GB"}}
+                for i in range(start, min(start + 100, n))]})
+            if status >= 300:
+                raise RuntimeError(f"batch create refused: {status} {body}")
+    created = time.perf_counter() - t
+    print(f"HubSpot sandbox: {state.counts()['contacts']:,} contacts created in {created:.1f} s "
+          f"({-(-n // 100):,} batch calls); RSS {current_rss_mib():.0f} MiB (peak "
+          f"{sampler.peak:.0f}, {base:.0f} before)", flush=True)
+    t = time.perf_counter()
+    pages = seen = 0
+    after = None
+    with PeakSampler() as sampler:
+        while True:
+            page = state.list_objects("contacts", limit=100, after=after,
+                                      properties=["email", "firstname", "lastname"])
+            pages += 1
+            seen += len(page["results"])
+            after = ((page.get("paging") or {}).get("next") or {}).get("after")
+            if not after:
+                break
+    listed = time.perf_counter() - t
+    print(f"HubSpot paging: {seen:,} contacts in {pages:,} pages of 100, {listed:.1f} s; RSS "
+          f"peak while paging {sampler.peak:.0f} MiB", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

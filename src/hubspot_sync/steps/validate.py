@@ -89,6 +89,7 @@ def validate(run: EntityRun, definitions: Mapping[str, dict],
     """Run the suite, record the rejects, enforce the threshold; counts for the report."""
     import pandas as pd
 
+    from hubspot_sync.steps.delta_frame import frame_records
     from hubspot_sync.validation import validate_rows
 
     mapping, warehouse = run.mapping, run.warehouse
@@ -138,7 +139,7 @@ def validate(run: EntityRun, definitions: Mapping[str, dict],
                               **({"match_conflict": len(conflicts)} if len(conflicts) else {})},
               "data_docs": outcome.data_docs_path}
     rejected_ids = set(rejects["source_id"])
-    updates = [r for r in writes.to_dict("records") if r["action"] == "update"
+    updates = [r for r in frame_records(writes) if r["action"] == "update"
                and r["source_id"] not in rejected_ids] if len(writes) else []
     cleared = cleared_counts(updates, mapping.hubspot.id_property)
     if cleared:

@@ -153,7 +153,12 @@ def columns_of(rows: Rows | None, names: Sequence[str]) -> tuple[int, dict[str, 
 def frame(rows: Sequence[Any], columns: Sequence[str], *, dt: Sequence[str] = (),
           ints: Sequence[str] = (), bools: Sequence[str] = ()) -> pd.DataFrame:
     """A DataFrame of object columns (None stays None), typed where asked."""
-    df = pd.DataFrame([tuple(r) for r in rows], columns=list(columns), dtype=object)
+    names = list(columns)
+    if rows and len(set(names)) == len(names):  # column by column: no tuple per row
+        values = map(list, zip(*rows, strict=True))
+        df = pd.DataFrame(dict(zip(names, values, strict=True)), columns=names, dtype=object)
+    else:
+        df = pd.DataFrame([tuple(r) for r in rows], columns=names, dtype=object)
     for c in dt:
         df[c] = pd.to_datetime(df[c], utc=True)
     for c in ints:
