@@ -26,6 +26,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 # (hubspot_deleted: a record a person deleted in HubSpot, held back by its tombstone)
 LOAD_RULES = ("hubspot_refused", "unexpected_result", "parent_not_synced", "hubspot_deleted")
+# Two-way sync's rejects (steps/write_officernd.py): only a write to OfficeRnD resolves them,
+# never the forward direction's validation or write of the same record.
+REVERSE_RULES = ("reverse_required", "reverse_conversion", "officernd_refused",
+                 "reverse_link_failed")
 # load's category for an input whose result is not a write of ours (wrong id property value)
 UNEXPECTED_RESULT = "UNEXPECTED_RESULT"
 # A reject whose record the next run reads again although it did not change, so no change
@@ -95,7 +99,7 @@ def record_checked(run: EntityRun, rejects: pd.DataFrame | Sequence[Reject],
     checked = set(checked)
     if checked:
         run.warehouse.resolve_rejects(
-            run.entity, run.run_id, checked, keep_rules=LOAD_RULES,
+            run.entity, run.run_id, checked, keep_rules=(*LOAD_RULES, *REVERSE_RULES),
             still_failing=[(r["source_id"], r["rule"], r.get("property")) for r in rows])
 
 
@@ -137,7 +141,7 @@ def resolve_written(run: EntityRun, source_ids: Iterable[str]) -> None:
     """A record written to HubSpot has no open reject left."""
     ids = list(source_ids)
     if ids:
-        run.warehouse.resolve_rejects(run.entity, run.run_id, ids)
+        run.warehouse.resolve_rejects(run.entity, run.run_id, ids, keep_rules=REVERSE_RULES)
 
 
 def to_reread(run: EntityRun) -> set[str]:

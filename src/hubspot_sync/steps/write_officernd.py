@@ -26,16 +26,13 @@ from typing import Any
 
 from hubspot_sync.records import Reject
 from hubspot_sync.steps.context import EntityRun
+from hubspot_sync.steps.rejects import REVERSE_RULES
 from hubspot_sync.steps.reverse_extract import hubspot_types, reverse_names
 
 log = logging.getLogger(__name__)
 
-# Reject rules of the reverse direction (steps/rejects.py keeps the forward ones).
-RULE_REQUIRED = "reverse_required"
-RULE_CONVERSION = "reverse_conversion"
-RULE_REFUSED = "officernd_refused"
-RULE_LINK = "reverse_link_failed"
-REVERSE_RULES = (RULE_REQUIRED, RULE_CONVERSION, RULE_REFUSED, RULE_LINK)
+# Reject rules of the reverse direction (steps/rejects.py: REVERSE_RULES).
+RULE_REQUIRED, RULE_CONVERSION, RULE_REFUSED, RULE_LINK = REVERSE_RULES
 PLAN_LISTED = 50
 
 

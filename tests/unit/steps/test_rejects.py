@@ -5,6 +5,7 @@ from __future__ import annotations
 from hubspot_sync.steps.context import EntityRun
 from hubspot_sync.steps.rejects import (
     LOAD_RULES,
+    REVERSE_RULES,
     match_conflict_rejects,
     parent_not_synced_rejects,
     record_checked,
@@ -38,7 +39,8 @@ def test_validation_resolves_what_it_checked_except_loads_rules_and_recurring_on
     (record, resolve) = warehouse.calls
     assert record[0] == "record_rejects" and record[1][2] == rejects
     assert resolve[0] == "resolve_rejects" and resolve[1][2] == {"m1", "m2"}
-    assert resolve[2] == {"keep_rules": LOAD_RULES,
+    # Two-way's rejects are only resolved by a write to OfficeRnD (write_officernd).
+    assert resolve[2] == {"keep_rules": (*LOAD_RULES, *REVERSE_RULES),
                           "still_failing": [("m1", "email", "email")]}
 
 
@@ -49,7 +51,8 @@ def test_nothing_checked_nothing_written_touches_nothing() -> None:
     resolve_written(run, [])
     assert warehouse.calls == []
     resolve_written(run, ["m1"])
-    assert warehouse.calls == [("resolve_rejects", ("members", "r", ["m1"]), {})]
+    assert warehouse.calls == [("resolve_rejects", ("members", "r", ["m1"]),
+                                {"keep_rules": REVERSE_RULES})]
 
 
 def test_released_keys_are_the_values_written_updates_moved_away_from() -> None:
