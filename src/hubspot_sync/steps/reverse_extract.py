@@ -190,10 +190,11 @@ def extract_hubspot_changes(run: EntityRun, definitions: Mapping[str, dict],
     in_snapshot = snapshot_sides(source, names, norm)
     base = baselines(run, [*ours, *in_snapshot])
     # A record whose mapped values all equal the baseline changed nothing the sync maps in
-    # HubSpot (most often it is the sync's own write read back): nothing to read for it.
-    echoes = {sid for sid, c in ours.items() if sid not in in_snapshot and sid in base
-              and all(name in base[sid] and c["properties"][name] == base[sid][name]
-                      for name in names)}
+    # HubSpot (most often it is the sync's own write read back): nothing to read for it. A
+    # property without a baseline counts as agreed on no value (the forward create did not
+    # send a blank one): HubSpot's blank there is no edit either.
+    echoes = {sid for sid, c in ours.items() if sid not in in_snapshot
+              and all(c["properties"][name] == base.get(sid, {}).get(name) for name in names)}
     to_read = sorted(sid for sid in ours if sid not in in_snapshot and sid not in echoes)
     resource = mapping.source.resource or mapping.source.table or ""
     found = run.source.get_many(resource, to_read) if to_read else {}
