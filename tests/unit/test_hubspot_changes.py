@@ -33,6 +33,10 @@ def test_window_is_read_in_keyset_pages_that_never_use_after(hubspot_sandbox, mo
     assert len(gt) == 4 and all(f["operator"] == "GT" for f in gt)
     # Nothing modified after the window's end is read.
     assert list(hook.modified_between("contacts", end, end + timedelta(hours=1), [])) == []
+    # A full refresh (no window) pages the list endpoint, not search.
+    searches = len(bodies)
+    assert {r["id"] for r in hook.modified_between("contacts", None, None, [])} == made
+    assert len(bodies) == searches and hook.calls[("GET", "/crm/v3/objects/{objectType}")] == 1
 
 
 
