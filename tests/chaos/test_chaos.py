@@ -32,7 +32,7 @@ from tests.chaos.expected import (
 )
 from tests.conftest import http_connection
 
-pytestmark = [pytest.mark.e2e, pytest.mark.officernd_scale(2000)]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.officernd_scale(2000)]
 
 ROOT = Path(__file__).resolve().parents[2]
 HOUR = timedelta(hours=1)

@@ -137,6 +137,7 @@ def rules_of(rejects) -> dict[str, set[tuple]]:
 
 # --------------------------------------------------------------------------- first sync
 
+@pytest.mark.slow
 def test_first_sync_matches_the_source_and_a_second_run_writes_nothing(sync_env) -> None:
     sb = sync_env.officernd
     # Two more contracts with dates out of range, so every kind of the anomaly is present

@@ -23,7 +23,7 @@ from tests.browser_support import SCREENSHOTS, chrome, screenshot
 from tests.e2e.conftest import hold_back_company
 from tests.ui.airflow_server import airflow_api_server
 
-pytestmark = [pytest.mark.e2e, pytest.mark.officernd_scale(60)]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.officernd_scale(60)]
 
 ROOT = Path(__file__).resolve().parents[2]
 README_IMAGE = ROOT / "docs" / "images" / "sync-health.png"
