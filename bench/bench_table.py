@@ -110,6 +110,8 @@ def ours(label: str, hs: Any, hook: Any, window: Any, run_id: str, env: dict[str
             detail.append(f"    floor {work.calls()}\n    calls {calls}")
     seconds = time.perf_counter() - started
     calls, limited = crm_requests(hs)
+    print(f"  done: {label}, {calls - calls0} calls (floor {floor}) in {seconds:.1f} s",
+          file=sys.stderr, flush=True)  # progress while the table is being measured
     return Row(label, calls - calls0, floor, seconds, hook.hubspot_seconds - waited0,
                limited - limited0)
 
@@ -121,6 +123,8 @@ def naive(label: str, nhs: Any, source: Any) -> Row:
     result = NaiveLoader(nhs.url, nhs.token).run(companies, members)
     seconds = time.perf_counter() - started
     calls, limited = crm_requests(nhs)
+    print(f"  done: plain loader, {label}, {calls - calls0} calls in {seconds:.1f} s",
+          file=sys.stderr, flush=True)
     return Row(label, calls - calls0, None, seconds, result.hubspot_seconds, limited - limited0,
                note=f"{result.errors} refused")
 
