@@ -33,6 +33,47 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="bench-concurrency-"))
 
 
+class SandboxProcess:
+    """The HubSpot sandbox in a process of its own (``python -m sandbox hubspot``): its CPU
+    work does not share this process's GIL with the client, as HubSpot's does not."""
+
+    def __init__(self, burst_limit: int, faults: dict) -> None:
+        import json
+        import socket
+        import subprocess
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "sandbox", "hubspot", "--port", str(port),
+             "--burst-limit", str(burst_limit), "--faults", json.dumps(faults)],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def __enter__(self) -> SandboxProcess:
+        import requests
+
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.get(f"{self.url}/_sandbox/stats", timeout=2)
+                return self
+            except requests.ConnectionError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise RuntimeError("the HubSpot sandbox did not start") from None
+                time.sleep(0.2)
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+    def stats(self) -> dict:
+        import requests
+
+        return requests.get(f"{self.url}/_sandbox/stats", timeout=30).json()
+
+
 def limited(hs) -> int:
     return sum(s["count"] for s in hs.stats()["requests"] if s["status"] == 429)
 
@@ -117,6 +158,8 @@ def main() -> int:
     parser.add_argument("--latency-p95-ms", type=float, default=400, help="95th percentile")
     parser.add_argument("--max-in-flight", type=int, default=None,
                         help="requests in flight (default: the hook's default)")
+    parser.add_argument("--in-process", action="store_true",
+                        help="serve the HubSpot sandbox on a thread of this process")
     parser.add_argument("--shared-ids", type=int, default=30_000,
                         help="ids each of the two workers on one token reads")
     args = parser.parse_args()
@@ -134,13 +177,15 @@ def main() -> int:
           f"python {platform.python_version()}")
     print(f"scale {args.scale} members, {changed} changed; HubSpot sandbox: burst limit "
           f"{args.burst_limit}/10 s, latency median {args.latency_ms:g} ms, p95 "
-          f"{args.latency_p95_ms:g} ms; max in flight {args.max_in_flight or 'default'}; "
-          "OfficeRnD reads unthrottled, no latency")
+          f"{args.latency_p95_ms:g} ms, {'in this' if args.in_process else 'its own'} "
+          f"process; max in flight {args.max_in_flight or 'default'}; OfficeRnD reads "
+          "unthrottled, no latency")
     per_second = args.burst_limit / 10
     mappings = load_mappings().mappings
-    with HubSpotSandbox(port=0, burst_limit=args.burst_limit, faults={
-            "latency_ms": args.latency_ms, "latency_p95_ms": args.latency_p95_ms,
-            "seed": 1}) as hs, \
+    faults = {"latency_ms": args.latency_ms, "latency_p95_ms": args.latency_p95_ms, "seed": 1}
+    hubspot = (HubSpotSandbox(port=0, burst_limit=args.burst_limit, faults=faults)
+               if args.in_process else SandboxProcess(args.burst_limit, faults))
+    with hubspot as hs, \
             OfficeRnDSandbox(port=0, scale=args.scale, rate_limit=0, token_rate_limit=0) as od:
         warehouse = Warehouse(f"sqlite:///{tempfile.mkdtemp()}/warehouse.db")
         hook = HubSpotHook.from_url(hs.url, "sandbox-token", max_in_flight=args.max_in_flight)

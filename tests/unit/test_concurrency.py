@@ -222,7 +222,7 @@ def test_a_chunk_refused_whole_stops_the_rest_and_carries_what_was_written():
 
 def test_max_in_flight_comes_from_argument_env_or_connection_extra(monkeypatch):
     monkeypatch.delenv(MAX_IN_FLIGHT_ENV, raising=False)
-    assert _resolve_in_flight(None, None) == 10
+    assert _resolve_in_flight(None, None) == 16
     assert _resolve_in_flight(None, "4") == 4
     monkeypatch.setenv(MAX_IN_FLIGHT_ENV, "6")
     assert _resolve_in_flight(None, "4") == 6
