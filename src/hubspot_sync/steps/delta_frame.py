@@ -146,13 +146,25 @@ def compute_delta(source: pd.DataFrame, hubspot: pd.DataFrame, mapping: EntityMa
     owner_of = owner_of or {}
 
     src_records = frame_records(source) if len(source) else []
-    hs_by_id = ({r["source_id"]: r for r in
-                 frame_records(hubspot.drop_duplicates("source_id", keep="first"))}
-                if len(hubspot) else {})
-    src_after = _normalised_records(source, names, property_types)
-    hs_before = dict(zip(hs_by_id, _normalised_records(
-        pd.DataFrame(list(hs_by_id.values()), columns=["properties"]), names, property_types),
-        strict=True))
+    # source id -> (hubspot id, matched by), and the HubSpot values normalised once, without
+    # the missing ones (what ``before`` holds): one dict per record, not three.
+    hs_by_id: dict[str, tuple[Any, Any]] = {}
+    hs_props: list[Any] = []
+    if len(hubspot):
+        unique = hubspot.drop_duplicates("source_id", keep="first")
+        matched = unique["matched_by"].tolist() if "matched_by" in unique.columns \
+            else [None] * len(unique)
+        for sid, hid, how, props in zip(unique["source_id"].tolist(),
+                                        unique["hubspot_id"].tolist(), matched,
+                                        unique["properties"].tolist(), strict=True):
+            hs_by_id[sid] = (hid, how)
+            hs_props.append(props)
+    src_after = _normalised_records(source["properties"].tolist() if len(source) else [],
+                                    names, property_types)
+    hs_before = dict(zip(hs_by_id, ({k: v for k, v in r.items() if v is not None} for r in
+                                    _normalised_records(hs_props, names, property_types)),
+                         strict=True))
+    del hs_props
 
     rows: list[dict[str, Any]] = []
     for record, after in zip(src_records, src_after, strict=True):
@@ -165,9 +177,8 @@ def compute_delta(source: pd.DataFrame, hubspot: pd.DataFrame, mapping: EntityMa
         skip_reason = record.get("skip_reason")
         current = hs_by_id.get(source_id)
         if current is not None:
-            row["hubspot_id"] = current["hubspot_id"]
-            row["matched_by"] = current.get("matched_by")
-            row["before"] = {k: v for k, v in hs_before[source_id].items() if v is not None}
+            row["hubspot_id"], row["matched_by"] = current
+            row["before"] = dict(hs_before[source_id])
         if isinstance(skip_reason, str) and skip_reason:
             row.update(action="skipped", reason=skip_reason)
         elif current is None:
@@ -202,22 +213,27 @@ def compute_delta(source: pd.DataFrame, hubspot: pd.DataFrame, mapping: EntityMa
             if source_id in known:
                 continue
             rows.append({
-                "source_id": source_id, "hubspot_id": current["hubspot_id"],
+                "source_id": source_id, "hubspot_id": current[0],
                 "action": "orphan", "changed_fields": [], "after": {},
-                "before": {k: v for k, v in hs_before[source_id].items() if v is not None},
+                "before": hs_before[source_id],
                 "reason": "no longer in the source; left in HubSpot",
-                "matched_by": current.get("matched_by"), "changed_at": None})
+                "matched_by": current[1], "changed_at": None})
     return pd.DataFrame(rows, columns=DELTA_COLUMNS)
 
 
-def _normalised_records(frame: pd.DataFrame, names: list[str],
+def _normalised_records(properties: list[Any], names: list[str],
                         property_types: Mapping[str, str]) -> list[dict[str, Any]]:
-    """The ``properties`` dicts of a snapshot, normalised column by column."""
-    if not len(frame):
+    """The ``properties`` dicts of a snapshot, normalised column by column (plain lists: a
+    frame of them cost a copy per step at a million records, and turned a number missing
+    in some records into a float in all of them)."""
+    if not properties:
         return []
-    values = normalise_frame(_wide(frame["properties"].reset_index(drop=True), names),
-                             property_types)
-    return frame_records(values)
+    records = [r if isinstance(r, Mapping) else {} for r in properties]
+    if not names:
+        return [{} for _ in records]
+    columns = [_each_distinct(normaliser(property_types.get(name)),
+                              [r.get(name) for r in records]) for name in names]
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
 
 
 def _changed_fields(after: Mapping[str, Any], before: Mapping[str, Any],
