@@ -6,12 +6,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from hubspot_sync.gc_pause import paused_gc
 from hubspot_sync.steps.context import EntityRun
 
 # At most this many warnings go into a run's report (the delta rows keep them all).
 WARNINGS_LISTED = 50
 
 
+@paused_gc()  # millions of acyclic objects at scale: see hubspot_sync.gc_pause
 def compute_delta(run: EntityRun, definitions: Mapping[str, dict],
                   owner_of: Mapping[str, str] | None = None,
                   warnings: Mapping[str, str] | None = None) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from hubspot_sync.gc_pause import paused_gc
 from hubspot_sync.mapping import PARENT_LINK, EntityMapping, PropertySpec
 from hubspot_sync.records import Reject
 from hubspot_sync.steps import lookup_refresh, screen
@@ -37,6 +38,7 @@ SNAPSHOT_COLUMNS = ["source_id", "changed_at", "properties", "skip_reason", "pro
                     "links"]
 
 
+@paused_gc()  # millions of acyclic objects at scale: see hubspot_sync.gc_pause
 def extract_source(run: EntityRun) -> dict[str, Any]:
     """Extract, screen, map and store the run's records (and their children); counts per
     unit. Nothing is stored before every unit is screened (:mod:`.screen`): a malformed

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from hubspot_sync.gc_pause import paused_gc
 from hubspot_sync.mapping import EntityMapping
 from hubspot_sync.records import Reject
 from hubspot_sync.steps import rejects as reject_book
@@ -103,6 +104,7 @@ def tombstone_rejects(rows: Iterable[Mapping[str, Any]]) -> list[Reject]:
              "category": str(r["kind"]).upper()} for r in rows]
 
 
+@paused_gc()  # millions of acyclic objects at scale: see hubspot_sync.gc_pause
 def check_hubspot_deletions(run: EntityRun, definitions: Mapping[str, dict],
                             dropped: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Tombstones and merges of the run's records; ``dropped``: id map pairs a full

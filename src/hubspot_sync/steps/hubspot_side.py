@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from hubspot_sync.gc_pause import paused_gc
 from hubspot_sync.mapping import EntityMapping
 from hubspot_sync.progress import Progress
 from hubspot_sync.steps.context import EntityRun
@@ -128,6 +129,7 @@ def adopt_shared(records: Iterable[Mapping[str, Any]], key: str,
     return warnings
 
 
+@paused_gc()  # millions of acyclic objects at scale: see hubspot_sync.gc_pause
 def extract_hubspot(run: EntityRun, definitions: Mapping[str, dict]) -> dict[str, Any]:
     """Read HubSpot's side into the HubSpot snapshot; counts and ``owner_of`` for the delta."""
     import pandas as pd

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from hubspot_sync.gc_pause import paused_gc
 from hubspot_sync.mapping import EntityMapping
 from hubspot_sync.steps import rejects as reject_book
 from hubspot_sync.steps.context import EntityRun, RejectThresholdExceeded, StopRun
@@ -84,6 +85,7 @@ def mass_clear_message(mapping: EntityMapping, names: list[str],
     return "\n".join(lines)
 
 
+@paused_gc()  # millions of acyclic objects at scale: see hubspot_sync.gc_pause
 def validate(run: EntityRun, definitions: Mapping[str, dict],
              docs_dir: Path | None = None) -> dict[str, Any]:
     """Run the suite, record the rejects, enforce the threshold; counts for the report."""
