@@ -31,6 +31,7 @@ from collections.abc import Callable, Mapping
 DEFAULT_MAX = 100          # HubSpot's lowest burst limit per 10 s, until a header tells
 DEFAULT_INTERVAL = 10.0
 EXPIRY_EPSILON = 0.005     # a slot starts just after the old send has left the window
+SHARED_HEADROOM_FACTOR = 4  # while others send: their requests in flight show only later
 
 
 def _int_header(headers: Mapping[str, str], name: str) -> int | None:
@@ -63,7 +64,7 @@ class PortalBudget:
             headroom = max(0, headroom)
             if self._foreign > 0 and now < self._foreign_at + self.interval:
                 # others send too, and what they have in flight shows only later
-                headroom *= 2
+                headroom *= SHARED_HEADROOM_FACTOR
             cap = max(1, self.max - headroom)
             slot = max(now, self._stamps[-1]) if self._stamps else now
             # Ours in the window leave it one by one (step down at each expiry); others'
