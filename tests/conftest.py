@@ -180,18 +180,19 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def run_order(item: pytest.Item) -> int:
-    """0: a test marked slow, or of an xdist group (a group runs as one unit on one
-    worker); 1: another end-to-end test (marked e2e, or under tests/e2e); 2: the rest."""
+    """0: a test marked slow, or of an xdist group (a long sequence in one module);
+    1: another end-to-end test (marked e2e, or under tests/e2e); 2: the rest."""
     if item.get_closest_marker("slow") or item.get_closest_marker("xdist_group"):
         return 0
     return 1 if item.get_closest_marker("e2e") or "e2e" in item.path.parts else 2
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The longest first: xdist hands tests out in collection order, so a minutes-long
-    test collected last (tests/ui sorts after tests/e2e) kept one worker busy while the
-    other had nothing left. Whole modules move, each in its own order, so module fixtures
-    and tests that build on the one before are unchanged."""
+    """The longest first: xdist (make test: --dist loadfile --no-loadscope-reorder) hands
+    files out in collection order, so a minutes-long test collected last (tests/ui sorts
+    after tests/e2e) kept one worker busy while the other had nothing left. Whole modules
+    move, each in its own order, so module fixtures and tests that build on the one before
+    are unchanged."""
     order: dict[object, int] = {}
     for item in items:
         order[item.path] = min(order.get(item.path, 2), run_order(item))
