@@ -196,14 +196,20 @@ def extract_hubspot(run: EntityRun, definitions: Mapping[str, dict]) -> dict[str
     warnings = {sid: text for sid, text in warnings.items() if sid not in found}
 
     associations, types = _current_associations(run, {hid for hid, _, _ in found.values()})
-    rows = []
+    # Column by column, each record's properties completed in place (its own dict, read for
+    # this run only): no copy of a million property dicts, no row dict per record.
+    columns: dict[str, list[Any]] = {"source_id": [], "hubspot_id": [], "matched_by": [],
+                                     "properties": []}
     for sid, (hubspot_id, matched_by, props) in found.items():
-        props = dict(props or {})
+        props = props if type(props) is dict else dict(props or {})
         props[ASSOCIATIONS_KEY] = associations.get(hubspot_id, {})
         props[TYPES_KEY] = types.get(hubspot_id, {})
-        rows.append({"source_id": sid, "hubspot_id": hubspot_id, "matched_by": matched_by,
-                     "properties": props})
-    frame = pd.DataFrame(rows, columns=["source_id", "hubspot_id", "matched_by", "properties"])
+        columns["source_id"].append(sid)
+        columns["hubspot_id"].append(hubspot_id)
+        columns["matched_by"].append(matched_by)
+        columns["properties"].append(props)
+    del found
+    frame = pd.DataFrame(columns, columns=list(columns), dtype=object)
     warehouse.write_hubspot_snapshot(run.entity, run.run_id, frame)
     return {"found": len(frame),
             "adopted_by_match_key": int((frame["matched_by"] != id_property).sum())
