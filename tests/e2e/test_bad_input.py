@@ -174,7 +174,7 @@ def test_a_mapped_field_no_record_has_fails_the_run_before_any_write(sync_env, m
     assert run["state"] == "failed" and run["status"] == "failed"
     assert run["record_write_calls"] == 0
     assert run["details"]["failed_step"] == "extract_source"
-    assert "'adress.city' (companies.yaml: properties[6].from -> city)" in \
+    assert "'adress.city' (companies.yaml: properties[7].from -> city)" in \
         "\n".join(capfd.readouterr())
     assert {c["id"]: c["properties"].get("city")
             for c in sync_env.records("companies", ["city"])} == cities, "HubSpot untouched"
