@@ -20,7 +20,8 @@ OfficeRnD reads have no latency and no limit. Columns:
 - ``wall``: the row's runs, start to end (local work included);
 - ``limit``: the time the rate limit alone needs for those calls (calls / (burst / 10) s);
 - ``used``: the share of the limit used while waiting on HubSpot: calls / (seconds with at
-  least one HubSpot request in progress x burst / 10);
+  least one HubSpot request in progress x burst / 10); a run shorter than the 10 s window
+  can pass 100 % (the burst allows ``--burst-limit`` calls at once);
 - ``429``: rate-limited answers.
 
 The plain loader (``bench/naive_loader.py``, the official SDK, serial) runs on its own
@@ -277,7 +278,9 @@ def main() -> int:
     print()
     print("ratio: calls / floor ('-': floor 0 and no calls). limit: calls / "
           f"{per_second:g} per s. used: calls per second while a HubSpot request was in "
-          f"progress, over {per_second:g}. '=': the plain loader's 10 % hour (its calls do "
+          f"progress, over {per_second:g} (above 100 %: a run shorter than the 10 s window "
+          f"spends the whole burst of {args.burst_limit} at once). '=': the plain loader's "
+          "10 % hour (its calls do "
           "not depend on what changed), shown again; 'not run': its first sync was not "
           "measured at this scale (its portal was filled untimed).")
     print(f"bench time {time.perf_counter() - started:.0f} s. Per entity:")
