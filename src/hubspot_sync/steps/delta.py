@@ -31,6 +31,7 @@ def compute_delta(run: EntityRun, definitions: Mapping[str, dict],
     frame = delta_frame.compute_delta(source, hubspot, run.mapping, types,
                                       full_refresh=run.full_refresh or run.parent is not None,
                                       owner_of=owner_of or {}, warnings=warnings)
+    del source, hubspot  # both snapshots, decoded: the larger part of the step's memory
     if run.mapping.has_reverse:  # what flows to OfficeRnD instead is held back
         frame = _hold_back_reverse(run, frame)
     warehouse.write_delta(run.entity, run.run_id, frame)
