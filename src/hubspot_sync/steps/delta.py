@@ -23,15 +23,17 @@ def compute_delta(run: EntityRun, definitions: Mapping[str, dict],
     from hubspot_sync.steps import delta_frame
 
     warehouse = run.warehouse
-    source = warehouse.read_source_snapshot(
-        run.entity, run.run_id, columns=("source_id", "changed_at", "properties", "skip_reason"))
-    hubspot = warehouse.read_hubspot_snapshot(run.entity, run.run_id)
     types = {name: str(d["type"]) for name, d in definitions.items() if d.get("type")}
     # A child's snapshot holds every item of its parents, so a missing item is an orphan.
-    frame = delta_frame.compute_delta(source, hubspot, run.mapping, types,
-                                      full_refresh=run.full_refresh or run.parent is not None,
-                                      owner_of=owner_of or {}, warnings=warnings)
-    del source, hubspot  # both snapshots, decoded: the larger part of the step's memory
+    # Both snapshots are passed without a name here: compute_delta lets go of them once
+    # normalised (decoded, they are most of the step's memory at a million records).
+    frame = delta_frame.compute_delta(
+        warehouse.read_source_snapshot(
+            run.entity, run.run_id,
+            columns=("source_id", "changed_at", "properties", "skip_reason")),
+        warehouse.read_hubspot_snapshot(run.entity, run.run_id), run.mapping, types,
+        full_refresh=run.full_refresh or run.parent is not None, owner_of=owner_of or {},
+        warnings=warnings)
     if run.mapping.has_reverse:  # what flows to OfficeRnD instead is held back
         frame = _hold_back_reverse(run, frame)
     warehouse.write_delta(run.entity, run.run_id, frame)

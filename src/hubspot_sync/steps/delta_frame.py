@@ -145,7 +145,9 @@ def compute_delta(source: pd.DataFrame, hubspot: pd.DataFrame, mapping: EntityMa
     id_property = mapping.hubspot.id_property
     owner_of = owner_of or {}
 
-    src_records = frame_records(source) if len(source) else []
+    src_records = frame_records(source[[c for c in source.columns if c != "properties"]]) \
+        if len(source) else []
+    src_props = source["properties"].tolist() if len(source) else []
     # source id -> (hubspot id, matched by), and the HubSpot values normalised once, without
     # the missing ones (what ``before`` holds): one dict per record, not three.
     hs_by_id: dict[str, tuple[Any, Any]] = {}
@@ -159,8 +161,11 @@ def compute_delta(source: pd.DataFrame, hubspot: pd.DataFrame, mapping: EntityMa
                                         unique["properties"].tolist(), strict=True):
             hs_by_id[sid] = (hid, how)
             hs_props.append(props)
-    src_after = _normalised_records(source["properties"].tolist() if len(source) else [],
-                                    names, property_types)
+        del unique
+    # A caller that passed the snapshots without keeping a name frees them here.
+    del source, hubspot
+    src_after = _normalised_records(src_props, names, property_types)
+    del src_props
     hs_before = dict(zip(hs_by_id, ({k: v for k, v in r.items() if v is not None} for r in
                                     _normalised_records(hs_props, names, property_types)),
                          strict=True))
