@@ -12,7 +12,12 @@ from typing import Any
 import pytest
 
 from hubspot_sync.hubspot_client import HubSpotError, HubSpotHook
-from hubspot_sync.hubspot_client.budget import PortalBudget, budget_for, portal_key
+from hubspot_sync.hubspot_client.budget import (
+    EXPIRY_EPSILON,
+    PortalBudget,
+    budget_for,
+    portal_key,
+)
 from hubspot_sync.hubspot_client.session import MAX_IN_FLIGHT_ENV, _resolve_in_flight
 from hubspot_sync.transport import Backoff, dispatch
 from tests.unit.fake_http import FakeHTTP
@@ -41,10 +46,11 @@ def test_budget_hands_out_the_window_minus_headroom_then_waits_for_the_oldest():
         clock.now += 0.1
     assert waits == [0.0] * 15  # 20 - 5 headroom
     wait, slot = budget.reserve(headroom=5)
-    assert slot == pytest.approx(100.0 + 10.0, abs=0.01)  # the first send leaves the window
+    # the first send leaves the window (and a margin for a late arrival passes)
+    assert slot == pytest.approx(100.0 + 10.0 + EXPIRY_EPSILON)
     assert wait == pytest.approx(slot - clock.now)
     # slots already promised count: the next one waits for the second send to leave
-    assert budget.reserve(headroom=5)[1] == pytest.approx(100.1 + 10.0, abs=0.01)
+    assert budget.reserve(headroom=5)[1] == pytest.approx(100.1 + 10.0 + EXPIRY_EPSILON)
 
 
 def test_budget_leaves_room_for_what_other_processes_used():
@@ -59,7 +65,7 @@ def test_budget_leaves_room_for_what_other_processes_used():
     # others send: the headroom grows to 8, so 20 - 8 - 9 = 3 of ours fit in the window
     waits = [budget.reserve(headroom=2)[0] for _ in range(3)]
     assert waits[:2] == [0.0] * 2
-    assert waits[2] == pytest.approx(10.0, abs=0.01)  # our first send leaves the window
+    assert waits[2] == pytest.approx(10.0 + EXPIRY_EPSILON)  # our first send leaves
     # others filling the window: nothing until what they sent is a window old
     budget.observe(clock(), {**LIMIT_HEADERS, "X-HubSpot-RateLimit-Remaining": "0"})
     assert budget.reserve(headroom=2)[1] >= clock() + 10.0

@@ -30,7 +30,10 @@ from collections.abc import Callable, Mapping
 
 DEFAULT_MAX = 100          # HubSpot's lowest burst limit per 10 s, until a header tells
 DEFAULT_INTERVAL = 10.0
-EXPIRY_EPSILON = 0.005     # a slot starts just after the old send has left the window
+# A slot opens this long after our old send left the window: a request may reach HubSpot
+# later than its slot (a busy worker, the network), and a burst of sends one window after
+# another burst must not arrive before the old one has left HubSpot's window (costs 1 %).
+EXPIRY_EPSILON = 0.1
 SHARED_HEADROOM_FACTOR = 4  # while others send: their requests in flight show only later
 # (others "send" when their share is over twice the headroom: a few requests of ours that
 # reached HubSpot out of order look like others' and must not cost a single process 10 %)
@@ -71,11 +74,12 @@ class PortalBudget:
             slot = max(now, self._stamps[-1]) if self._stamps else now
             # Ours in the window leave it one by one (step down at each expiry); others'
             # share stays until it is a window old. The slot is the first time both fit.
-            window = self._stamps[bisect.bisect_right(self._stamps, slot - self.interval):]
+            span = self.interval + EXPIRY_EPSILON  # how long a send of ours counts
+            window = self._stamps[bisect.bisect_right(self._stamps, slot - span):]
             ours = len(window)
             for sent in [*window, math.inf]:
                 allowed = cap - 1 - ours  # others' share that still fits with ours
-                expiry = sent + self.interval + EXPIRY_EPSILON
+                expiry = sent + span
                 if allowed >= 0:
                     fits = max(slot, self._foreign_fits(allowed))
                     if fits <= expiry:
@@ -110,10 +114,10 @@ class PortalBudget:
         sending keep their share; every answer we get tells it again)."""
         if self._foreign <= allowed:
             return -math.inf
-        return self._foreign_at + self.interval
+        return self._foreign_at + self.interval + EXPIRY_EPSILON
 
     def _prune(self, now: float) -> None:
-        cut = bisect.bisect_right(self._stamps, now - self.interval)
+        cut = bisect.bisect_right(self._stamps, now - self.interval - EXPIRY_EPSILON)
         if cut:
             del self._stamps[:cut]
 
