@@ -68,22 +68,6 @@ def first_sync(cluster) -> dict[str, Any]:
     return {"runs": runs, "manual": manual, "tis": tis}
 
 
-@pytest.fixture(scope="module")
-def plans_backfill(cluster, first_sync) -> dict[str, Any]:
-    """A backfill of sync_plans over three hours, created with the airflow CLI after the
-    first sync and not waited for here: its runs go on while the worker-kill test waits for
-    the scheduler to notice the dead worker (test_backfill_... checks them)."""
-    dag_id = "sync_plans"
-    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    first = hour - timedelta(hours=5)
-    starts = [first + timedelta(hours=i) for i in range(3)]
-    cluster.unpause(dag_id)
-    cluster.airflow("backfill", "create", "--dag-id", dag_id,
-                    "--from-date", starts[0].isoformat(), "--to-date", starts[-1].isoformat(),
-                    "--max-active-runs", "3")
-    return {"dag_id": dag_id, "starts": starts}
-
-
 def test_every_entity_dag_succeeds_when_triggered_through_the_rest_api(cluster, first_sync):
     for dag_id, runs in first_sync["runs"].items():
         assert first_sync["manual"][dag_id] in {r["dag_run_id"] for r in runs}
@@ -177,11 +161,45 @@ def test_hubspot_pool_bounds_concurrent_hubspot_tasks_across_workers(cluster, fi
     assert overlap_all > slots, "never more tasks than the pool's slots: no contention"
 
 
-def test_a_worker_killed_during_load_is_retried_on_the_other_worker(cluster, plans_backfill):
+def test_backfill_over_three_hours_runs_three_backfill_runs_with_their_windows(cluster):
+    from hubspot_sync.warehouse import Warehouse
+    from hubspot_sync.warehouse.connection import normalise_url
+
+    dag_id = "sync_plans"
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    first = hour - timedelta(hours=5)
+    starts = [first + timedelta(hours=i) for i in range(3)]
+    cluster.unpause(dag_id)
+    cluster.airflow("backfill", "create", "--dag-id", dag_id,
+                    "--from-date", starts[0].isoformat(), "--to-date", starts[-1].isoformat(),
+                    "--max-active-runs", "3")
+    deadline = time.monotonic() + 300
+    while True:
+        backfills = [r for r in cluster.runs(dag_id) if r["run_type"] == "backfill"]
+        if len(backfills) == 3 and all(r["state"] in ("success", "failed") for r in backfills):
+            break
+        assert time.monotonic() < deadline, f"backfill not done: {backfills}"
+        time.sleep(3)
+    assert [r["state"] for r in backfills] == ["success"] * 3
+    windows = sorted((parse(r["data_interval_start"]), parse(r["data_interval_end"]))
+                     for r in backfills)
+    assert windows == [(s, s + timedelta(hours=1)) for s in starts]
+    warehouse = Warehouse(normalise_url(cluster.settings["AIRFLOW_CONN_SYNC_WAREHOUSE"]))
+    try:
+        for run in backfills:
+            row = warehouse.get_run("plans", run["dag_run_id"])
+            assert row and row["status"] == "success", row
+            assert (row["window_start"], row["window_end"]) == (
+                parse(run["data_interval_start"]), parse(run["data_interval_end"]))
+    finally:
+        warehouse.dispose()
+    print(f"backfill: {[(s.isoformat(), e.isoformat()) for s, e in windows]}")
+
+
+def test_a_worker_killed_during_load_is_retried_on_the_other_worker(cluster):
     """SIGKILL to one worker's whole session (the worker and its task processes) while
     `load` writes: the scheduler notices the missing heartbeats, the retry runs on the
-    other worker, the run succeeds and HubSpot holds every record once. (The plans
-    backfill runs meanwhile: its tasks fill the minute this test mostly waits.)"""
+    other worker, the run succeeds and HubSpot holds every record once."""
     from hubspot_sync.hubspot_client import HubSpotHook
     from hubspot_sync.warehouse import Warehouse
     from hubspot_sync.warehouse.connection import normalise_url
@@ -250,32 +268,3 @@ def test_a_worker_killed_during_load_is_retried_on_the_other_worker(cluster, pla
     emails = [c["properties"].get("email") for c in contacts if c["properties"].get("email")]
     assert len(ids) == len(set(ids)) and len(emails) == len(set(emails))
     assert set(ids) == set(id_map), "HubSpot contacts are exactly the synced members"
-
-
-def test_backfill_over_three_hours_runs_three_backfill_runs_with_their_windows(
-        cluster, plans_backfill):
-    from hubspot_sync.warehouse import Warehouse
-    from hubspot_sync.warehouse.connection import normalise_url
-
-    dag_id, starts = plans_backfill["dag_id"], plans_backfill["starts"]
-    deadline = time.monotonic() + 300
-    while True:
-        backfills = [r for r in cluster.runs(dag_id) if r["run_type"] == "backfill"]
-        if len(backfills) == 3 and all(r["state"] in ("success", "failed") for r in backfills):
-            break
-        assert time.monotonic() < deadline, f"backfill not done: {backfills}"
-        time.sleep(1)
-    assert [r["state"] for r in backfills] == ["success"] * 3
-    windows = sorted((parse(r["data_interval_start"]), parse(r["data_interval_end"]))
-                     for r in backfills)
-    assert windows == [(s, s + timedelta(hours=1)) for s in starts]
-    warehouse = Warehouse(normalise_url(cluster.settings["AIRFLOW_CONN_SYNC_WAREHOUSE"]))
-    try:
-        for run in backfills:
-            row = warehouse.get_run("plans", run["dag_run_id"])
-            assert row and row["status"] == "success", row
-            assert (row["window_start"], row["window_end"]) == (
-                parse(run["data_interval_start"]), parse(run["data_interval_end"]))
-    finally:
-        warehouse.dispose()
-    print(f"backfill: {[(s.isoformat(), e.isoformat()) for s, e in windows]}")
