@@ -93,3 +93,29 @@ def _unknown_stage_is_a_reject_not_a_write(run, warehouse, hubspot_sandbox,
     deal = HubSpotHook.from_url(hubspot_sandbox.url, "sandbox-token").batch_read(
         "deals", [hid], ["dealstage"])[0]
     assert deal["properties"]["dealstage"] == "contractsent"
+
+
+def test_a_record_matched_to_another_records_contact_takes_nothing_back(
+        synced, hubspot_sandbox, officernd_sandbox) -> None:
+    """A new member whose email is another synced member's: HubSpot's contact for that email
+    is the other member's (a match conflict), so none of its values flow back onto the new
+    member (found by the chaos test: another person's phone and address were written to
+    OfficeRnD)."""
+    run, warehouse = synced
+    sid, hid = sorted(warehouse.id_map("members").items())[1]
+    other = officernd_sandbox.state.collections["members"].by_id[sid]
+    hubspot_sandbox.user_edit("contacts", hid, {"phone": "+1 555 0199", "city": "Lisbon"})
+    newcomer = officernd_sandbox.insert_record("members", {
+        "name": "Sam Newcomer", "email": other["email"], "phone": "+44 20 7946 0000",
+        "status": "active", "location": other.get("location"),
+        "address": {"city": "Leeds"}})
+    writes = officernd_sandbox.write_counts()
+    report = run("members")
+    after = officernd_sandbox.state.collections["members"].by_id[newcomer["_id"]]
+    assert after.get("phone") == "+44 20 7946 0000"
+    assert (after.get("address") or {}).get("city") == "Leeds"
+    # The other member's own contact edit still reaches it: only the newcomer is excluded.
+    assert officernd_sandbox.state.collections["members"].by_id[sid].get("phone") == \
+        "+1 555 0199"
+    changed = officernd_sandbox.write_counts()
+    assert changed != writes and report["officernd_updated"] == 1

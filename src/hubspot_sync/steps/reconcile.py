@@ -48,8 +48,13 @@ def reconcile(run: EntityRun, definitions: Mapping[str, dict],
     names = reverse_names(mapping)
     source = run.warehouse.read_source_snapshot(run.entity, run.run_id)
     officernd = {**(changes.get("officernd") or {}), **snapshot_sides(source, names, norm)}
-    hubspot = _snapshot_hubspot(run, names, norm)
-    hubspot_ids = _snapshot_hubspot_ids(run)
+    # Only HubSpot records that carry this record's id property are its own: a record found
+    # by a match key (an email another member's contact holds, a match conflict) is never
+    # reconciled, or another person's values would flow back onto this record.
+    owned = _owned_by_id_property(run)
+    hubspot = {sid: side for sid, side in _snapshot_hubspot(run, names, norm).items()
+               if sid in owned}
+    hubspot_ids = {sid: hid for sid, hid in _snapshot_hubspot_ids(run).items() if sid in owned}
     for sid, change in (changes.get("changed") or {}).items():
         hubspot[sid] = dict(change["properties"])
         hubspot_ids[sid] = change["hubspot_id"]
@@ -100,6 +105,18 @@ def reconcile(run: EntityRun, definitions: Mapping[str, dict],
                                  "value": r["value"]} for r in rows
                                 if r["to_officernd"]][:PLAN_LISTED]
     return {"units": {run.entity: unit}, "api_calls": run.api_calls()}
+
+
+def _owned_by_id_property(run: EntityRun) -> set[str]:
+    """Source ids whose HubSpot record in this run's snapshot was found by the id property
+    (it is theirs), not adopted by a match key."""
+    frame = run.warehouse.read_hubspot_snapshot(run.entity, run.run_id,
+                                                columns=["source_id", "matched_by"])
+    if not len(frame):
+        return set()
+    id_property = run.mapping.hubspot.id_property
+    return {str(sid) for sid, how in zip(frame["source_id"], frame["matched_by"], strict=True)
+            if how == id_property}
 
 
 def _conflict_line(c: Mapping[str, Any]) -> str:
