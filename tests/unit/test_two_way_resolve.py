@@ -119,3 +119,67 @@ def test_a_rerun_after_the_write_finds_everything_agreed() -> None:
 def test_latest_side() -> None:
     assert latest_side(Side("a", T0), Side("b", LATER)) == "hubspot"
     assert latest_side(Side("a", None), Side("b", None)) == "officernd"
+
+
+# A forward write of p ("+1 sent") whose answer was lost: the baseline b is still "+1 old" and
+# p is pending. The four cases: applied or not, OfficeRnD changed again or not; plus the
+# reverse direction (a write of HubSpot's value to OfficeRnD whose answer was lost).
+
+def pending(o: str | None, h: str | None, b: str | None = "+1 old",
+            p: str | None = "+1 sent", rule: str = "hubspot_wins",
+            has_baseline: bool = True, has_pending: bool = True) -> Decision:
+    return decide("phone", "both", rule, Side(o, T0), Side(h, LATER),  # type: ignore[arg-type]
+                  b, has_baseline, p, has_pending)
+
+
+def test_pending_applied_and_officernd_changed_again_goes_to_hubspot_not_a_conflict() -> None:
+    d = pending("+1 newest", "+1 sent")  # h == p: the sync's own write, not a person's edit
+    assert flows(d) == (True, False, "+1 newest") and d.conflict is None
+    # The same values without the pending value: the false conflict hubspot_wins lost the edit.
+    lost = pending("+1 newest", "+1 sent", has_pending=False)
+    assert flows(lost) == (False, True, "+1 sent") and lost.conflict is not None
+
+
+def test_pending_applied_and_nothing_changed_is_agreed() -> None:
+    d = pending("+1 sent", "+1 sent")
+    assert flows(d) == (False, False, "+1 sent") and d.agreed and d.conflict is None
+
+
+def test_pending_not_applied_and_officernd_changed_again_goes_to_hubspot() -> None:
+    d = pending("+1 newest", "+1 old")
+    assert flows(d) == (True, False, "+1 newest") and d.conflict is None
+
+
+def test_pending_not_applied_and_nothing_changed_sends_the_write_again() -> None:
+    d = pending("+1 sent", "+1 old")  # o == p, h == b: neither side edited since
+    assert flows(d) == (True, False, "+1 sent") and d.conflict is None
+
+
+def test_pending_a_person_edit_in_hubspot_after_the_lost_write_still_flows_back() -> None:
+    d = pending("+1 sent", "+1 typed")  # OfficeRnD holds p, HubSpot a person's new value
+    assert flows(d) == (False, True, "+1 typed") and d.conflict is None
+    both_edited = pending("+1 newest", "+1 typed")  # both edited: still a real conflict
+    assert both_edited.conflict is not None and flows(both_edited) == (False, True, "+1 typed")
+
+
+def test_pending_reverse_write_applied_and_hubspot_changed_again_goes_to_officernd() -> None:
+    # HubSpot's "+1 sent" was written to OfficeRnD (answer lost); HubSpot changed it again.
+    d = pending("+1 sent", "+1 newest", rule="officernd_wins")
+    assert flows(d) == (False, True, "+1 newest") and d.conflict is None
+    retried = pending("+1 old", "+1 sent", rule="officernd_wins")  # not applied: sent again
+    assert flows(retried) == (False, True, "+1 sent") and retried.conflict is None
+
+
+def test_pending_without_a_baseline_is_the_first_runs_write() -> None:
+    # First two-way run: OfficeRnD's value sent to a blank HubSpot, answer lost.
+    applied = pending("+1 newest", "+1 sent", b=None, has_baseline=False)
+    assert flows(applied) == (True, False, "+1 newest") and applied.conflict is None
+    not_applied = pending("+1 sent", None, b=None, has_baseline=False)
+    assert flows(not_applied) == (True, False, "+1 sent") and not_applied.conflict is None
+
+
+def test_a_pending_none_is_a_value() -> None:
+    # A write clearing the phone, answer lost and applied; OfficeRnD set a new phone since.
+    d = pending("+1 newest", None, p=None)
+    assert flows(d) == (True, False, "+1 newest") and d.conflict is None
+    assert pending("+1 newest", None, p=None, has_pending=False).conflict is not None

@@ -112,7 +112,7 @@ def test_head_revision_creates_the_declared_schema(database):
     wh = Warehouse(url, schema=schema)
     assert wh.revision() is None
     assert wh.migrate() == (None, head_revision())
-    assert wh.revision() == head_revision() == "0010"
+    assert wh.revision() == head_revision() == "0011"
     assert schema_differences(wh) == []
     wh.dispose()
 

@@ -34,6 +34,41 @@ def test_baseline_round_trip(wh: Warehouse) -> None:
     assert list(wh.read_baseline("members")["source_id"]) == ["2"]
 
 
+def test_pending_values_round_trip_beside_the_baseline(wh: Warehouse) -> None:
+    """Write-ahead values: written in bulk before a send, kept with the baseline until the
+    write is confirmed (baseline := value, pending cleared) or refused (pending cleared)."""
+    wh.write_baseline("members", "r1", [("m1", "phone", "+1 old"), ("m2", "phone", "+1 two")])
+    assert wh.write_pending("members", "r2", [("m1", "phone", "+1 sent"),
+                                              ("m3", "phone", "+1 new"),  # no baseline yet
+                                              ("m2", "city", None)]) == 3  # None is a value
+
+    def state() -> list[tuple]:
+        df = wh.read_baseline_pending("members")
+        return [(r["source_id"], r["property"], r["value"], r["has_value"],
+                 r["pending_value"], r["has_pending"]) for r in df.to_dict("records")]
+
+    assert state() == [("m1", "phone", "+1 old", True, "+1 sent", True),
+                       ("m2", "city", None, False, None, True),
+                       ("m2", "phone", "+1 two", True, None, False),
+                       ("m3", "phone", None, False, "+1 new", True)]
+    # Existing readers see the baseline only: rows holding just a pending value are none.
+    assert wh.read_baseline("members").to_dict("records") == [
+        {"source_id": "m1", "property": "phone", "value": "+1 old"},
+        {"source_id": "m2", "property": "phone", "value": "+1 two"}]
+    assert len(wh.read_baseline_pending("members", ["m1", "m9"])) == 1
+    # Confirmed: the baseline moves and the pending value goes.
+    wh.write_baseline("members", "r2", [("m1", "phone", "+1 sent")])
+    # Refused: the pending value goes (a row that held only it goes too).
+    assert wh.clear_pending("members", [("m3", "phone"), ("m2", "phone")]) == 1
+    assert state() == [("m1", "phone", "+1 sent", True, None, False),
+                       ("m2", "city", None, False, None, True),
+                       ("m2", "phone", "+1 two", True, None, False)]
+    wh.write_pending("members", "r3", [("m2", "phone", "+1 again")])
+    assert wh.clear_pending("members", [("m2", "phone"), ("m2", "city")]) == 2
+    assert state() == [("m1", "phone", "+1 sent", True, None, False),
+                       ("m2", "phone", "+1 two", True, None, False)]
+
+
 def test_decisions_round_trip_and_a_rerun_replaces_them(wh: Warehouse) -> None:
     wh.start_run("members", "r1")
     frame = pd.DataFrame([

@@ -52,6 +52,8 @@ def _hold_back_reverse(run: EntityRun, frame: Any) -> Any:
 
     decisions = two_way_delta.decision_map(run.warehouse.read_decisions(run.entity, run.run_id))
     ids = two_way_delta.needs_baseline(frame, run.mapping, decisions)
-    baseline = two_way_delta.baseline_map(run.warehouse.read_baseline(run.entity, ids)
-                                          if ids else None)
-    return two_way_delta.hold_back_reverse(frame, run.mapping, decisions, baseline)
+    rows = run.warehouse.read_baseline_pending(run.entity, ids) if ids else None
+    baseline = two_way_delta.baseline_map(rows[rows["has_value"]] if rows is not None
+                                          else None)
+    return two_way_delta.hold_back_reverse(frame, run.mapping, decisions, baseline,
+                                           two_way_delta.pending_map(rows))

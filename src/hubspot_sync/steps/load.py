@@ -179,6 +179,10 @@ def load(run: EntityRun) -> dict[str, Any]:
         # Adopted by a match key, or a merge's survivor (written by HubSpot id).
         adopted = delta["matched_by"].isin([*mapping.hubspot.match_on, MATCHED_BY_HUBSPOT_ID])
         by_id_property, adopted_rows = delta[~adopted], delta[adopted]
+    if mapping.has_reverse:  # write-ahead: what is sent stays pending until confirmed
+        from hubspot_sync.two_way.delta import record_pending
+
+        record_pending(run, delta)
     outcomes: list[LoadOutcome] = []
     progress = Progress.batched(f"{run.entity} load", (len(by_id_property), len(adopted_rows)),
                                 BATCH_SIZE)

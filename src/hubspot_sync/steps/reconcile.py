@@ -24,8 +24,8 @@ from hubspot_sync.steps.context import EntityRun, instant
 from hubspot_sync.steps.reverse_extract import (
     _snapshot_hubspot,
     _snapshot_hubspot_ids,
-    baselines,
     normaliser_for,
+    pending_values,
     reverse_names,
     snapshot_sides,
 )
@@ -61,7 +61,7 @@ def reconcile(run: EntityRun, definitions: Mapping[str, dict],
     history = changes.get("history") or {}
     union = sorted(sid for sid, side in officernd.items()
                    if sid in hubspot and sid in hubspot_ids and not side.get("skip_reason"))
-    base = baselines(run, union)
+    base, pending = pending_values(run, union)
     props = mapping.reverse_properties()
     rows: list[dict[str, Any]] = []
     conflicts: list[dict[str, Any]] = []
@@ -70,14 +70,15 @@ def reconcile(run: EntityRun, definitions: Mapping[str, dict],
     for sid in union:
         o_side, h_side = officernd[sid], hubspot[sid]
         o_time = instant(o_side.get("changed_at"))
-        record_base = base.get(sid, {})
+        record_base, record_pending = base.get(sid, {}), pending.get(sid, {})
         for prop in props:
             name = prop.to
             decision = decide(
                 name, mapping.direction_of(prop), mapping.conflict_of(prop),
                 Side(o_side["properties"].get(name), o_time),
                 Side(h_side.get(name), instant((history.get(sid) or {}).get(name))),
-                record_base.get(name), name in record_base)
+                record_base.get(name), name in record_base,
+                record_pending.get(name), name in record_pending)
             counts["to_hubspot"] += decision.to_hubspot
             counts["to_officernd"] += decision.to_officernd
             counts["agreed"] += decision.agreed
@@ -87,7 +88,7 @@ def reconcile(run: EntityRun, definitions: Mapping[str, dict],
                 conflicts.append({"source_id": sid, "hubspot_id": hubspot_ids[sid],
                                   **decision.conflict.as_row()})
             settled = decision.agreed and name in record_base \
-                and record_base[name] == decision.value
+                and record_base[name] == decision.value and name not in record_pending
             if not settled:  # an agreed value already the baseline needs no row
                 rows.append({"source_id": sid, "hubspot_id": hubspot_ids[sid],
                              "property": name, "to_hubspot": decision.to_hubspot,

@@ -89,6 +89,27 @@ def baselines(run: EntityRun, source_ids: Iterable[str]) -> dict[str, dict[str, 
     return out
 
 
+def pending_values(run: EntityRun, source_ids: Iterable[str]
+                   ) -> tuple[dict[str, dict[str, str | None]], dict[str, dict[str, str | None]]]:
+    """(baselines, pending): like :func:`baselines`, plus source id -> property -> the value
+    a write sent whose outcome is unknown (absent: none pending)."""
+    ids = sorted(set(source_ids))
+    base: dict[str, dict[str, str | None]] = {}
+    pending: dict[str, dict[str, str | None]] = {}
+    if not ids:
+        return base, pending
+    frame = run.warehouse.read_baseline_pending(run.entity, ids)
+    for sid, prop, value, has_value, waiting, has_pending in zip(
+            frame["source_id"], frame["property"], frame["value"], frame["has_value"],
+            frame["pending_value"], frame["has_pending"], strict=True):
+        if has_value:
+            base.setdefault(str(sid), {})[str(prop)] = None if value is None else str(value)
+        if has_pending:
+            pending.setdefault(str(sid), {})[str(prop)] = (None if waiting is None
+                                                          else str(waiting))
+    return base, pending
+
+
 def officernd_sides(run: EntityRun, records: Mapping[str, dict], norm: Normalise
                     ) -> dict[str, dict[str, Any]]:
     """OfficeRnD records (source id -> record) in the forward form: the reverse properties'
@@ -188,13 +209,17 @@ def extract_hubspot_changes(run: EntityRun, definitions: Mapping[str, dict],
 
     source = run.warehouse.read_source_snapshot(run.entity, run.run_id)
     in_snapshot = snapshot_sides(source, names, norm)
-    base = baselines(run, [*ours, *in_snapshot])
-    # A record whose mapped values all equal the baseline changed nothing the sync maps in
-    # HubSpot (most often it is the sync's own write read back): nothing to read for it. A
-    # property without a baseline counts as agreed on no value (the forward create did not
-    # send a blank one): HubSpot's blank there is no edit either.
+    base, pending = pending_values(run, [*ours, *in_snapshot])
+    # A record whose mapped values all equal the baseline (or a pending value: a write whose
+    # answer was lost) changed nothing the sync maps in HubSpot (most often it is the sync's
+    # own write read back): nothing to read for it. A property without a baseline counts as
+    # agreed on no value (the forward create did not send a blank one): HubSpot's blank
+    # there is no edit either.
     echoes = {sid for sid, c in ours.items() if sid not in in_snapshot
-              and all(c["properties"][name] == base.get(sid, {}).get(name) for name in names)}
+              and all(c["properties"][name] == base.get(sid, {}).get(name)
+                      or (name in pending.get(sid, {})
+                          and c["properties"][name] == pending[sid][name])
+                      for name in names)}
     to_read = sorted(sid for sid in ours if sid not in in_snapshot and sid not in echoes)
     resource = mapping.source.resource or mapping.source.table or ""
     found = run.source.get_many(resource, to_read) if to_read else {}

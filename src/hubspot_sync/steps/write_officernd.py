@@ -13,8 +13,12 @@ Everything is validated before it is sent: a required value left blank, a value 
 inverse conversion cannot turn back (a stage the stage map does not know, a number that is
 not one, a looked-up record that does not exist) is a reject with its reason in the rejects
 table, as the forward direction's are. OfficeRnD's refusal of one record (400 with its
-reason, 404) is that record's reject; the run goes on. After each write the baseline of
-the properties written is the value written, so the next run does not read it as an edit.
+reason, 404) is that record's reject; the run goes on. Before the first update is sent the
+values of all updates are recorded as pending (write-ahead, one bulk write); after each write
+the baseline of the properties written is the value written (pending cleared), so the next
+run does not read it as an edit; a refusal clears the pending values, and an update whose
+outcome is unknown (the answer lost, the worker killed) leaves them pending, so the next run
+still recognises the value if OfficeRnD applied it.
 A dry run sends nothing and lists the plan.
 """
 
@@ -114,6 +118,7 @@ def write_officernd(run: EntityRun, definitions: Mapping[str, dict],
 
     updates = _updates(run)
     raw = _snapshot_raw(run, updates)
+    sends: list[tuple[str, dict[str, str | None], dict[str, Any]]] = []
     for sid, values in updates.items():
         side = (changes.get("officernd") or {}).get(sid)
         current = (side or {}).get("current") or raw.get(sid) or {}
@@ -124,9 +129,16 @@ def write_officernd(run: EntityRun, definitions: Mapping[str, dict],
         if writer is None:
             plan.append({"action": "update", "source_id": sid, "body": body})
             continue
+        sends.append((sid, dict(values), body))
+    if sends:  # write-ahead: the values stay pending until OfficeRnD confirms them
+        run.warehouse.write_pending(run.entity, run.run_id, [
+            (sid, name, value) for sid, values, _ in sends for name, value in values.items()])
+    for sid, values, body in sends:
+        assert writer is not None  # sends are collected only with a writer
         result = writer.update(resource, sid, body)
-        if not result.ok:
+        if not result.ok:  # refused (4xx): definitely not applied
             rejects.append(_reject(sid, RULE_REFUSED, None, None, result.reason))
+            run.warehouse.clear_pending(run.entity, [(sid, name) for name in values])
             continue
         unit["officernd_updated"] += 1
         written.append(sid)

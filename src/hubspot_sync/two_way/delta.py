@@ -7,9 +7,12 @@ property (reconcile did not see it) is decided here with :func:`~.resolve.decide
 delta's before / after and the baseline, so the forward direction alone stays right. An
 update left with no field becomes ``unchanged``.
 
-:func:`record_written_baseline` runs in ``load`` once outcomes are known: every reverse-
-tracked field a write sent becomes the baseline, and so does every value the run's decisions
-found agreed. A dry run writes none (``load`` returns before).
+:func:`record_pending` runs in ``load`` before the first request: every reverse-tracked
+value about to be sent is recorded as pending (write-ahead). :func:`record_written_baseline`
+runs once outcomes are known: every reverse-tracked field a write sent becomes the baseline
+(its pending value cleared), and so does every value the run's decisions found agreed; a
+refused write's pending value is cleared, an unknown outcome's kept (see
+:mod:`~.resolve`). A dry run writes none (``load`` returns before).
 """
 
 from __future__ import annotations
@@ -50,9 +53,19 @@ def baseline_map(baseline: pd.DataFrame | None) -> dict[tuple[str, str], str | N
             zip(baseline["source_id"], baseline["property"], baseline["value"], strict=True)}
 
 
+def pending_map(baseline: pd.DataFrame | None) -> dict[tuple[str, str], str | None]:
+    """``read_baseline_pending`` as (source id, property) -> the pending value (only the
+    pairs that have one)."""
+    if baseline is None or not len(baseline):
+        return {}
+    return {(str(s), str(p)): (None if is_missing(v) else str(v)) for s, p, v, has in
+            zip(baseline["source_id"], baseline["property"], baseline["pending_value"],
+                baseline["has_pending"], strict=True) if has}
+
+
 def forward_fields(row: Mapping[str, Any], mapping: EntityMapping, decisions: DecisionMap,
-                   baseline: BaselineMap, directions: Mapping[str, str] | None = None
-                   ) -> list[str]:
+                   baseline: BaselineMap, directions: Mapping[str, str] | None = None,
+                   pending: BaselineMap | None = None) -> list[str]:
     """The changed fields of one delta row that may go to HubSpot (``directions``: each
     property's direction, computed once by the caller of many rows)."""
     sid = str(row["source_id"])
@@ -75,7 +88,8 @@ def forward_fields(row: Mapping[str, Any], mapping: EntityMapping, decisions: De
                 decision = decide(
                     name, "both", mapping.conflict_of(name),
                     Side(after.get(name), None if is_missing(changed_at) else changed_at),
-                    Side(before.get(name), None), baseline.get(key), key in baseline)
+                    Side(before.get(name), None), baseline.get(key), key in baseline,
+                    (pending or {}).get(key), key in (pending or {}))
                 if not decision.to_hubspot:
                     continue
         kept.append(name)
@@ -83,7 +97,8 @@ def forward_fields(row: Mapping[str, Any], mapping: EntityMapping, decisions: De
 
 
 def hold_back_reverse(delta: pd.DataFrame, mapping: EntityMapping, decisions: DecisionMap,
-                      baseline: BaselineMap) -> pd.DataFrame:
+                      baseline: BaselineMap, pending: BaselineMap | None = None
+                      ) -> pd.DataFrame:
     """The delta without what does not flow to HubSpot (module doc); other rows as they are."""
     if not mapping.has_reverse or not len(delta):
         return delta
@@ -94,7 +109,7 @@ def hold_back_reverse(delta: pd.DataFrame, mapping: EntityMapping, decisions: De
         action = row["action"]
         changed = row.get("changed_fields") or []
         if action in ("create", "update"):
-            changed = forward_fields(row, mapping, decisions, baseline, directions)
+            changed = forward_fields(row, mapping, decisions, baseline, directions, pending)
             if action == "update" and not changed:
                 action = "unchanged"
         fields.append(list(changed))
@@ -117,30 +132,57 @@ def needs_baseline(delta: pd.DataFrame, mapping: EntityMapping,
                           for f in (changed or []))})
 
 
-def written_baseline(delta_rows: Iterable[Mapping[str, Any]], outcomes: Iterable[Mapping[str, Any]],
-                     mapping: EntityMapping) -> list[tuple[str, str, str | None]]:
-    """(source id, property, value) of every reverse-tracked field a written outcome sent."""
+def sent_values(delta_rows: Iterable[Mapping[str, Any]], mapping: EntityMapping,
+                only: set[str] | None = None) -> list[tuple[str, str, str | None]]:
+    """(source id, property, value) of every reverse-tracked field the rows send (of the
+    source ids in ``only`` when given)."""
     tracked = {p.to for p in mapping.properties if mapping.direction_of(p) in REVERSE_DIRECTIONS}
-    done = {str(o["source_id"]) for o in outcomes
-            if o.get("status") == "written" and o.get("action") in ("create", "update")}
     rows = []
     for row in delta_rows:
         sid = str(row["source_id"])
-        if sid not in done:
+        if only is not None and sid not in only:
             continue
         after = row.get("after") or {}
         rows += [(sid, f, after.get(f)) for f in row.get("changed_fields") or [] if f in tracked]
     return rows
 
 
+def written_baseline(delta_rows: Iterable[Mapping[str, Any]], outcomes: Iterable[Mapping[str, Any]],
+                     mapping: EntityMapping) -> list[tuple[str, str, str | None]]:
+    """(source id, property, value) of every reverse-tracked field a written outcome sent."""
+    done = {str(o["source_id"]) for o in outcomes
+            if o.get("status") == "written" and o.get("action") in ("create", "update")}
+    return sent_values(delta_rows, mapping, done)
+
+
+def record_pending(run: EntityRun, delta: pd.DataFrame) -> int:
+    """Write-ahead, before ``load`` sends ``delta``: every reverse-tracked value it sends is
+    pending until its outcome is known (one bulk write; none in a dry run)."""
+    if run.dry_run or not run.mapping.has_reverse or not len(delta):
+        return 0
+    rows = sent_values(delta.to_dict("records"), run.mapping)
+    return run.warehouse.write_pending(run.entity, run.run_id, rows) if rows else 0
+
+
 def record_written_baseline(run: EntityRun, delta: pd.DataFrame,
                             outcomes: Iterable[Mapping[str, Any]]) -> int:
-    """After ``load``'s writes: baseline := what was written, and the run's agreed values.
-    Nothing for a mapping without a reverse direction."""
+    """After ``load``'s writes: baseline := what was written (its pending value cleared),
+    and the run's agreed values; a write HubSpot refused (definitely not applied) drops its
+    pending value, one whose outcome is unknown keeps it. Nothing for a mapping without a
+    reverse direction."""
+    from hubspot_sync.steps.rejects import UNKNOWN_OUTCOME
+
     mapping = run.mapping
     if not mapping.has_reverse:
         return 0
-    rows = written_baseline(delta.to_dict("records") if len(delta) else [], outcomes, mapping)
+    outcomes = list(outcomes)
+    delta_rows = delta.to_dict("records") if len(delta) else []
+    rows = written_baseline(delta_rows, outcomes, mapping)
+    refused = {str(o["source_id"]) for o in outcomes if o.get("status") == "failed"
+               and o.get("category") not in UNKNOWN_OUTCOME}
+    if refused:
+        run.warehouse.clear_pending(run.entity, [(sid, prop) for sid, prop, _ in
+                                                 sent_values(delta_rows, mapping, refused)])
     decisions = run.warehouse.read_decisions(run.entity, run.run_id)
     if len(decisions):
         agreed = decisions[decisions["agreed"]]

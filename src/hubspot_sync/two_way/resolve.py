@@ -13,6 +13,14 @@ normalised HubSpot form; blank text is no value):
 - no baseline yet (the record's first two-way run): a blank side takes the other's value;
   two different values are a conflict the rule decides.
 
+Write-ahead ``pending`` values: before a write is sent, the value it sends is recorded as the
+pair's pending value; a confirmed write makes it the baseline, a refusal clears it, and an
+unknown outcome (the answer lost, the worker killed) keeps it. A side is unchanged when it
+holds the baseline or the pending value: a write that was applied but not confirmed is the
+sync's own value, never a person's edit (and never a false conflict). When both sides hold
+such a value but differ (one the baseline, the other the pending value: the write was not
+applied), the pending value's write is sent again.
+
 A ``to_officernd`` property is decided like ``both`` with the rule ``hubspot_wins`` and never
 flows to HubSpot. Since every write sets the baseline to the value written, a value the sync
 wrote reads back equal to the baseline: it is never taken for a person's edit (no echo), and
@@ -99,27 +107,35 @@ def _winner(rule: ConflictRule, officernd: Side, hubspot: Side) -> str:
 
 
 def decide(prop: str, direction: Direction, rule: ConflictRule, officernd: Side,
-           hubspot: Side, baseline: str | None, has_baseline: bool) -> Decision:
+           hubspot: Side, baseline: str | None, has_baseline: bool,
+           pending: str | None = None, has_pending: bool = False) -> Decision:
     """The run's decision for one property of one record (see the module's rule).
 
     ``baseline`` is the last agreed value and ``has_baseline`` whether there is one at all (a
-    None baseline with ``has_baseline`` means both sides agreed on no value). A
-    ``to_hubspot`` property is today's forward behaviour: OfficeRnD's value when it differs.
+    None baseline with ``has_baseline`` means both sides agreed on no value); ``pending`` /
+    ``has_pending`` likewise for a write sent whose outcome is unknown. A ``to_hubspot``
+    property is today's forward behaviour: OfficeRnD's value when it differs.
     """
     o, h, b = _norm(officernd.value), _norm(hubspot.value), _norm(baseline)
+    p = _norm(pending)
     if direction == "to_hubspot":
         return Decision(prop, to_hubspot=o != h, to_officernd=False, value=o)
     if direction == "to_officernd":
         rule = "hubspot_wins"
     if o == h:
         return Decision(prop, False, False, o, agreed=True)
-    if has_baseline and h == b:  # only OfficeRnD changed
-        return Decision(prop, direction == "both", False, o)
-    if has_baseline and o == b:  # only HubSpot changed
-        return Decision(prop, False, True, h)
-    if not has_baseline and (o is None or h is None):  # first run: fill the blank side
-        if h is None:
+    # Values a side may hold with no person's edit since the last run: the baseline (none
+    # yet counts as agreed on no value, which is the first run's "a blank side takes the
+    # other's value") and the pending value of a write whose outcome is unknown.
+    known = [b if has_baseline else None] + ([p] if has_pending else [])
+    hubspot_same, officernd_same = h in known, o in known
+    if hubspot_same and officernd_same:  # one holds the pending value: the write is retried
+        if o == p:
             return Decision(prop, direction == "both", False, o)
+        return Decision(prop, False, True, h)
+    if hubspot_same:  # only OfficeRnD changed
+        return Decision(prop, direction == "both", False, o)
+    if officernd_same:  # only HubSpot changed
         return Decision(prop, False, True, h)
     winner = _winner(rule, officernd, hubspot)
     conflict = ConflictRecord(prop, o, officernd.changed_at, h, hubspot.changed_at, rule, winner)

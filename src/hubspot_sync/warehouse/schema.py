@@ -21,6 +21,8 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
+    true,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -273,6 +275,11 @@ def _two_way_tables(metadata: MetaData) -> dict[str, Table]:
         Column("value", Text),
         Column("run_id", KEY, nullable=False),
         Column("updated_at", UTCDateTime, nullable=False),
+        # Write-ahead (0011): the value a write is sending until its outcome is known
+        # (has_pending; None is a legal value); has_value False: only a pending value yet.
+        Column("has_value", Boolean, nullable=False, server_default=true()),
+        Column("pending_value", Text),
+        Column("has_pending", Boolean, nullable=False, server_default=false()),
     )
     decisions = _run_keyed(
         "two_way_decisions", metadata,

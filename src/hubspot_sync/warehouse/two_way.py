@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import and_, delete, func, insert, select
+from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from hubspot_sync.values import as_utc, is_missing
@@ -19,6 +19,7 @@ from hubspot_sync.warehouse.base import WarehouseBase
 from hubspot_sync.warehouse.rows import Rows, as_key, batches, columns_of, frame, now
 
 BASELINE_COLUMNS = ["source_id", "property", "value"]
+PENDING_COLUMNS = [*BASELINE_COLUMNS, "has_value", "pending_value", "has_pending"]
 DECISION_COLUMNS = ["source_id", "hubspot_id", "property", "to_hubspot", "to_officernd",
                     "agreed", "value"]
 CONFLICT_COLUMNS = ["entity", "run_id", "source_id", "hubspot_id", "property",
@@ -38,6 +39,29 @@ def _text(value: Any) -> str | None:
     return None if is_missing(value) else str(value)
 
 
+def _pairs(rows: Iterable[Any]) -> dict[tuple[str, str], str | None]:
+    """(source_id, property) -> value of tuples or mappings; a pair given twice keeps its
+    last value."""
+    values: dict[tuple[str, str], str | None] = {}
+    for row in rows:
+        if isinstance(row, Mapping):
+            sid, prop, value = row.get("source_id"), row.get("property"), row.get("value")
+        else:
+            sid, prop, value = row
+        key = as_key(sid)
+        if key is None or prop is None:
+            continue
+        values[(key, str(prop))] = _text(value)
+    return values
+
+
+def _ids_by_property(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    by_property: dict[str, list[str]] = {}
+    for sid, prop in pairs:
+        by_property.setdefault(prop, []).append(sid)
+    return by_property
+
+
 class TwoWayStore(WarehouseBase):
     def _forget_run(self, conn: Connection, entity: str, run_id: str) -> None:
         # Conflicts stay: a retried run that finds the sides agreeing must not lose them.
@@ -50,8 +74,24 @@ class TwoWayStore(WarehouseBase):
                       ) -> pd.DataFrame:
         """The agreed values (BASELINE_COLUMNS) of the entity: all, or of these records. A
         row with value None is an agreed blank; no row is no baseline."""
+        return self._read_baseline_rows(entity, source_ids, False)
+
+    def read_baseline_pending(self, entity: str, source_ids: Iterable[Any] | None = None
+                              ) -> pd.DataFrame:
+        """The baseline with the write-ahead values (PENDING_COLUMNS): ``has_value`` False is
+        no baseline yet; ``pending_value`` counts only when ``has_pending`` (None is a value)."""
+        df = self._read_baseline_rows(entity, source_ids, True)
+        for c in ("has_value", "has_pending"):
+            df[c] = df[c].astype(bool)
+        return df
+
+    def _read_baseline_rows(self, entity: str, source_ids: Iterable[Any] | None,
+                            with_pending: bool) -> pd.DataFrame:
         t = self.tables["two_way_baseline"]
-        base = select(t.c.source_id, t.c.property, t.c.value).where(t.c.entity == entity)
+        columns = PENDING_COLUMNS if with_pending else BASELINE_COLUMNS
+        base = select(*[t.c[c] for c in columns]).where(t.c.entity == entity)
+        if not with_pending:
+            base = base.where(t.c.has_value.is_(True))
         rows: list[Any] = []
         with self._connect() as conn:
             if source_ids is None:
@@ -61,29 +101,19 @@ class TwoWayStore(WarehouseBase):
                 for chunk in batches(ids):
                     rows += conn.execute(base.where(t.c.source_id.in_(list(chunk)))
                                          .order_by(t.c.source_id, t.c.property)).all()
-        return frame(rows, BASELINE_COLUMNS)
+        return frame(rows, columns)
 
     def write_baseline(self, entity: str, run_id: str, rows: Iterable[Any]) -> int:
         """Set the agreed value of (source_id, property) pairs: tuples ``(source_id,
         property, value)`` or mappings with those keys. A pair given twice keeps its last
-        value. Returns the number of pairs written."""
-        values: dict[tuple[str, str], str | None] = {}
-        for row in rows:
-            if isinstance(row, Mapping):
-                sid, prop, value = row.get("source_id"), row.get("property"), row.get("value")
-            else:
-                sid, prop, value = row
-            key = as_key(sid)
-            if key is None or prop is None:
-                continue
-            values[(key, str(prop))] = _text(value)
+        value; the pairs' pending values are cleared (their write is confirmed). Returns the
+        number of pairs written."""
+        values = _pairs(rows)
         if not values:
             return 0
         t = self.tables["two_way_baseline"]
         stamp = now()
-        by_property: dict[str, list[str]] = {}
-        for sid, prop in values:
-            by_property.setdefault(prop, []).append(sid)
+        by_property = _ids_by_property(values)
         records = [{"entity": entity, "source_id": sid, "property": prop, "value": value,
                     "run_id": run_id, "updated_at": stamp}
                    for (sid, prop), value in sorted(values.items())]
@@ -95,6 +125,60 @@ class TwoWayStore(WarehouseBase):
             for chunk in batches(records):
                 conn.execute(insert(t), list(chunk))
         return len(values)
+
+    def write_pending(self, entity: str, run_id: str, rows: Iterable[Any]) -> int:
+        """Write-ahead, before a write is sent: ``(source_id, property, value)`` tuples (or
+        mappings) become the pairs' pending values, keeping their baselines (a pair without
+        one gets a row with ``has_value`` False). One transaction; the number of pairs."""
+        values = _pairs(rows)
+        if not values:
+            return 0
+        t = self.tables["two_way_baseline"]
+        stamp = now()
+        by_property = _ids_by_property(values)
+        with self._begin() as conn:
+            existing: dict[tuple[str, str], tuple[Any, bool]] = {}
+            for prop, ids in by_property.items():
+                for chunk in batches(sorted(ids)):
+                    for sid, value, has_value in conn.execute(
+                            select(t.c.source_id, t.c.value, t.c.has_value).where(
+                                t.c.entity == entity, t.c.property == prop,
+                                t.c.source_id.in_(list(chunk)))).all():
+                        existing[(str(sid), prop)] = (value, bool(has_value))
+                    conn.execute(delete(t).where(t.c.entity == entity, t.c.property == prop,
+                                                 t.c.source_id.in_(list(chunk))))
+            records = []
+            for (sid, prop), pending in sorted(values.items()):
+                value, has_value = existing.get((sid, prop), (None, False))
+                records.append({"entity": entity, "source_id": sid, "property": prop,
+                                "value": value, "has_value": has_value,
+                                "pending_value": pending, "has_pending": True,
+                                "run_id": run_id, "updated_at": stamp})
+            for chunk in batches(records):
+                conn.execute(insert(t), list(chunk))
+        return len(values)
+
+    def clear_pending(self, entity: str, pairs: Iterable[tuple[Any, Any]]) -> int:
+        """Forget the pending values of (source_id, property) pairs whose write was refused
+        (definitely not applied); a row that held only a pending value goes. The number of
+        pairs that had one."""
+        by_property = _ids_by_property({(k, str(p)): None for k, p in
+                                        ((as_key(s), p) for s, p in pairs)
+                                        if k is not None and p is not None})
+        if not by_property:
+            return 0
+        t = self.tables["two_way_baseline"]
+        done = 0
+        with self._begin() as conn:
+            for prop, ids in by_property.items():
+                for chunk in batches(sorted(ids)):
+                    where = (t.c.entity == entity, t.c.property == prop,
+                             t.c.source_id.in_(list(chunk)), t.c.has_pending.is_(True))
+                    done += conn.execute(delete(t).where(*where, t.c.has_value.is_(False))
+                                         ).rowcount or 0
+                    done += conn.execute(update(t).where(*where).values(
+                        pending_value=None, has_pending=False)).rowcount or 0
+        return done
 
     def forget_baseline(self, entity: str, source_ids: Iterable[Any]) -> int:
         """Drop the baseline of these records (deleted on both sides)."""
