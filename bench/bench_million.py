@@ -47,7 +47,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from million_replays import CITIES, FIRST, LAST, Clock, ReplayHook, ReplaySource  # noqa: E402
 
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="bench-million-"))

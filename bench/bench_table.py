@@ -47,11 +47,9 @@ import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="bench-table-"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/naive_loader.py
 
 from naive_loader import NaiveLoader, prepare_portal, read_officernd  # noqa: E402
 
