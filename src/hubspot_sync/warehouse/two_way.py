@@ -6,7 +6,7 @@ winner; recorded once per run, record and property, and kept ``reject_retention_
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -60,6 +60,14 @@ def _ids_by_property(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
     for sid, prop in pairs:
         by_property.setdefault(prop, []).append(sid)
     return by_property
+
+
+def _pair_filters(t: Any, entity: str, by_property: dict[str, list[str]]) -> Iterator[tuple]:
+    """The WHERE clauses selecting the given (source_id, property) pairs of ``entity``, a
+    chunk of ids of one property at a time (the IN-list limit)."""
+    for prop, ids in by_property.items():
+        for chunk in batches(sorted(ids)):
+            yield (t.c.entity == entity, t.c.property == prop, t.c.source_id.in_(list(chunk)))
 
 
 class TwoWayStore(WarehouseBase):
@@ -118,10 +126,8 @@ class TwoWayStore(WarehouseBase):
                     "run_id": run_id, "updated_at": stamp}
                    for (sid, prop), value in sorted(values.items())]
         with self._begin() as conn:
-            for prop, ids in by_property.items():
-                for chunk in batches(sorted(ids)):
-                    conn.execute(delete(t).where(t.c.entity == entity, t.c.property == prop,
-                                                 t.c.source_id.in_(list(chunk))))
+            for where in _pair_filters(t, entity, by_property):
+                conn.execute(delete(t).where(*where))
             for chunk in batches(records):
                 conn.execute(insert(t), list(chunk))
         return len(values)
@@ -138,15 +144,12 @@ class TwoWayStore(WarehouseBase):
         by_property = _ids_by_property(values)
         with self._begin() as conn:
             existing: dict[tuple[str, str], tuple[Any, bool]] = {}
-            for prop, ids in by_property.items():
-                for chunk in batches(sorted(ids)):
-                    for sid, value, has_value in conn.execute(
-                            select(t.c.source_id, t.c.value, t.c.has_value).where(
-                                t.c.entity == entity, t.c.property == prop,
-                                t.c.source_id.in_(list(chunk)))).all():
-                        existing[(str(sid), prop)] = (value, bool(has_value))
-                    conn.execute(delete(t).where(t.c.entity == entity, t.c.property == prop,
-                                                 t.c.source_id.in_(list(chunk))))
+            for where in _pair_filters(t, entity, by_property):
+                for sid, prop, value, has_value in conn.execute(
+                        select(t.c.source_id, t.c.property, t.c.value, t.c.has_value)
+                        .where(*where)).all():
+                    existing[(str(sid), str(prop))] = (value, bool(has_value))
+                conn.execute(delete(t).where(*where))
             records = []
             for (sid, prop), pending in sorted(values.items()):
                 value, has_value = existing.get((sid, prop), (None, False))
@@ -170,14 +173,12 @@ class TwoWayStore(WarehouseBase):
         t = self.tables["two_way_baseline"]
         done = 0
         with self._begin() as conn:
-            for prop, ids in by_property.items():
-                for chunk in batches(sorted(ids)):
-                    where = (t.c.entity == entity, t.c.property == prop,
-                             t.c.source_id.in_(list(chunk)), t.c.has_pending.is_(True))
-                    done += conn.execute(delete(t).where(*where, t.c.has_value.is_(False))
-                                         ).rowcount or 0
-                    done += conn.execute(update(t).where(*where).values(
-                        pending_value=None, has_pending=False)).rowcount or 0
+            for pair in _pair_filters(t, entity, by_property):
+                where = (*pair, t.c.has_pending.is_(True))
+                done += conn.execute(delete(t).where(*where, t.c.has_value.is_(False))
+                                     ).rowcount or 0
+                done += conn.execute(update(t).where(*where).values(
+                    pending_value=None, has_pending=False)).rowcount or 0
         return done
 
     def forget_baseline(self, entity: str, source_ids: Iterable[Any]) -> int:
